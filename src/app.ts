@@ -1,0 +1,185 @@
+/**
+ * The Yoga app: schema, per-request context, and the plugin list in the order it runs.
+ * Exported for tests, which call `app.yoga.fetch` so every plugin is exercised.
+ */
+import { randomUUID } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import type { Context, Services } from './context.ts';
+import { migrationStatus } from './db/migrations.ts';
+import { newQueryLog, runWithQueryLog } from './db/query-log.ts';
+import { serviceUnavailable } from './errors.ts';
+import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { schema } from './schema/index.ts';
+
+/** Errors that mean the database is unreachable or the pool is exhausted. */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const seen = new Set<unknown>();
+  for (let e: unknown = err; e && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    const message = String((e as { message?: unknown }).message ?? '');
+    const code = String((e as { code?: unknown }).code ?? '');
+    if (
+      /timeout exceeded when trying to connect|Connection terminated|ECONNREFUSED|ECONNRESET|the database system is (starting up|shutting down)|terminating connection|Can't reach database|Client has encountered a connection error/i.test(
+        message,
+      ) ||
+      ['57P01', '57P02', '57P03', '08006', '08001', '08003', 'P1001', 'P1017', 'P2024'].includes(
+        code,
+      )
+    ) {
+      return true;
+    }
+  }
+  return false;
+}
+
+export interface App {
+  yoga: ReturnType<typeof createYoga<Record<string, unknown>, Context>>;
+  metrics: Metrics;
+  services: Services;
+}
+
+interface ServerContext {
+  requestId?: string;
+}
+
+export function createApp(services: Services): App {
+  const { config, logger, tokens, pool } = services;
+  const metrics = createMetrics(pool);
+
+  /** /ready, /metrics: answered before GraphQL handling. */
+  const operationalEndpoints: Plugin = {
+    async onRequest({ url, endResponse, fetchAPI }) {
+      if (url.pathname === '/metrics') {
+        const body = await metrics.registry.metrics();
+        endResponse(
+          new fetchAPI.Response(body, {
+            headers: { 'content-type': metrics.registry.contentType },
+          }),
+        );
+      } else if (url.pathname === '/ready') {
+        let body: Record<string, unknown>;
+        try {
+          const status = await migrationStatus(pool);
+          body = status.applied
+            ? { status: 'ready' }
+            : { status: 'unavailable', reason: 'migrations pending', pending: status.pending };
+        } catch (err) {
+          body = {
+            status: 'unavailable',
+            reason: 'database unreachable',
+            error: (err as Error).message,
+          };
+        }
+        endResponse(fetchAPI.Response.json(body, { status: body.status === 'ready' ? 200 : 503 }));
+      }
+    },
+  };
+
+  /** Request id from `x-request-id` or generated; echoed back; HTTP duration observed. */
+  const requestTiming: Plugin = {
+    onRequest({ request, serverContext }) {
+      const ctx = serverContext as ServerContext;
+      ctx.requestId = request.headers.get('x-request-id')?.slice(0, 100) || randomUUID();
+      (ctx as { started?: number }).started = performance.now();
+    },
+    onResponse({ request, response, serverContext }) {
+      const ctx = serverContext as ServerContext & { started?: number };
+      if (ctx.requestId) response.headers.set('x-request-id', ctx.requestId);
+      const url = new URL(request.url);
+      metrics.httpDuration.observe(
+        { method: request.method, route: url.pathname, status: String(response.status) },
+        (performance.now() - (ctx.started ?? performance.now())) / 1000,
+      );
+    },
+  };
+
+  /** Runs each operation inside a query log so SQL is attributed to the request. */
+  const sqlAttribution: Plugin<Context> = {
+    onExecute({ args, executeFn, setExecuteFn }) {
+      const log = newQueryLog(false);
+      (args.contextValue as Context & { queryLog?: typeof log }).queryLog = log;
+      setExecuteFn((execArgs) => runWithQueryLog(log, () => executeFn(execArgs)));
+      const started = performance.now();
+      const operation = args.operationName ?? 'anonymous';
+      return {
+        onExecuteDone({ result }) {
+          const errors = 'errors' in result && result.errors?.length;
+          metrics.statementsPerRequest.observe(log.count);
+          metrics.graphqlDuration.observe(
+            { operation, type: 'execute', outcome: errors ? 'error' : 'ok' },
+            (performance.now() - started) / 1000,
+          );
+        },
+      };
+    },
+  };
+
+  const yoga = createYoga<Record<string, unknown>, Context>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    graphiql: config.graphiql ? { title: 'Postline', defaultQuery: DEFAULT_QUERY } : false,
+    logging: false,
+    healthCheckEndpoint: '/health',
+    maskedErrors: {
+      maskError(error, message) {
+        const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
+        if (original instanceof GraphQLError && original.extensions?.code) return original;
+        if (error instanceof GraphQLError && !error.originalError) return error;
+        if (isDatabaseUnavailable(original)) {
+          return serviceUnavailable('The database is unavailable or busy; retry shortly');
+        }
+        logger.error({ err: original }, 'unexpected error');
+        return new GraphQLError(message, { extensions: { code: 'INTERNAL_SERVER_ERROR' } });
+      },
+    },
+    context: async (initial: YogaInitialContext & ServerContext): Promise<Context> => {
+      const requestId = initial.requestId ?? randomUUID();
+      const header = initial.request.headers.get('authorization');
+      let viewer = null;
+      if (header) {
+        const match = /^Bearer\s+(\S+)$/i.exec(header);
+        viewer = match?.[1] ? await tokens.verify(match[1]) : null;
+        if (!viewer) {
+          throw new GraphQLError('The token is invalid or expired; sign in again', {
+            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+          });
+        }
+      }
+      return {
+        ...services,
+        viewer,
+        requestId,
+        log: logger.child({ requestId }),
+        loaders: new Map(),
+      };
+    },
+    // Order matters: operational endpoints answer first; timing wraps everything;
+    // SQL attribution wraps execution.
+    plugins: [operationalEndpoints, requestTiming, sqlAttribution],
+  });
+
+  return { yoga, metrics, services };
+}
+
+const DEFAULT_QUERY = `# Sign in first: run the login mutation, then add the header
+#   { "Authorization": "Bearer <token>" }
+# in the Headers tab below.
+mutation Login {
+  login(input: { email: "admin@postline.dev", password: "postline-demo" }) {
+    token
+    viewer { name role }
+  }
+}
+
+query Feed {
+  posts(first: 5, filter: { status: [SCHEDULED] }) {
+    totalCount
+    edges {
+      node { id title platform scheduledAt project { name client { name } } }
+    }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+`;

@@ -1,0 +1,144 @@
+/**
+ * The schema builder: plugins, scalars and root types. No domain types live here;
+ * each entity has its own file under src/schema/.
+ */
+import SchemaBuilder from '@pothos/core';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import { GraphQLError, Kind } from 'graphql';
+import { requireViewer, rowVisible, type VisibleRow } from './auth/rules.ts';
+import type { Context } from './context.ts';
+import { badInput } from './errors.ts';
+import type PrismaTypes from './generated/pothos-types.ts';
+import { getDatamodel } from './generated/pothos-types.ts';
+
+export const NODE_TYPES = new Set(['User', 'Client', 'Project', 'Post', 'Deliverable']);
+
+/** Global IDs are base64url of `Type:id`; anything else is refused with a typed error. */
+export function encodeGlobalId(typename: string, id: string | number | bigint): string {
+  return Buffer.from(`${typename}:${id}`).toString('base64url');
+}
+
+export function decodeGlobalId(globalId: string, field = 'id'): { typename: string; id: string } {
+  const text = Buffer.from(globalId, 'base64url').toString('utf8');
+  const sep = text.indexOf(':');
+  const typename = text.slice(0, sep);
+  const id = text.slice(sep + 1);
+  if (
+    sep < 1 ||
+    (!NODE_TYPES.has(typename) && typename !== 'BackgroundJob') ||
+    !/^[1-9]\d{0,9}$/.test(id)
+  ) {
+    throw badInput(field, `\`${field}\` is not a valid Postline ID`);
+  }
+  return { typename, id };
+}
+
+const parseDateTime = (value: unknown): Date => {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}T/.test(value)) {
+    throw new GraphQLError('DateTime must be an ISO-8601 string such as 2026-01-31T09:00:00Z', {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) {
+    throw new GraphQLError(`DateTime "${value}" is not a valid date`, {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  return d;
+};
+
+const parseDate = (value: unknown): Date => {
+  if (typeof value !== 'string' || !/^\d{4}-\d{2}-\d{2}$/.test(value)) {
+    throw new GraphQLError('Date must be a calendar date such as 2026-01-31', {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  const d = new Date(`${value}T00:00:00Z`);
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== value) {
+    throw new GraphQLError(`Date "${value}" does not exist`, {
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  }
+  return d;
+};
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  DefaultFieldNullability: false;
+  DefaultEdgesNullability: false;
+  DefaultNodeNullability: false;
+  Scalars: {
+    DateTime: { Input: Date; Output: Date };
+    Date: { Input: Date; Output: Date };
+    ID: { Input: string; Output: string | number };
+  };
+}>({
+  plugins: [PrismaPlugin, RelayPlugin],
+  defaultFieldNullability: false,
+  prisma: {
+    client: (ctx) => ctx.prisma,
+    dmmf: getDatamodel(),
+    exposeDescriptions: true,
+    filterConnectionTotalCount: true,
+    onUnusedQuery: process.env.NODE_ENV === 'development' ? 'warn' : null,
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    encodeGlobalID: encodeGlobalId,
+    decodeGlobalID: (id: string) => decodeGlobalId(id),
+    // node(id:) and nodes(ids:) apply the same visibility rules as every list.
+    nodeQueryOptions: {
+      nullable: true,
+      resolve: async (_root, { id }, ctx, _info, resolveNode) => {
+        const viewer = requireViewer(ctx);
+        const node = (await resolveNode(id)) as VisibleRow | null;
+        return node && rowVisible(viewer, id.typename, node) ? node : null;
+      },
+    },
+    nodesQueryOptions: {
+      nullable: { list: false, items: true },
+      resolve: async (_root, { ids }, ctx, _info, resolveNodes) => {
+        const viewer = requireViewer(ctx);
+        if (ids.length > 100) throw badInput('ids', '`ids` may hold at most 100 IDs');
+        const nodes = (await resolveNodes(ids)) as (VisibleRow | null)[];
+        return nodes.map((node, i) =>
+          node && rowVisible(viewer, ids[i]?.typename ?? '', node) ? node : null,
+        );
+      },
+    },
+    edgesFieldOptions: { nullable: false },
+    nodeFieldOptions: { nullable: false },
+  },
+});
+
+builder.scalarType('DateTime', {
+  description: 'An instant, as an ISO-8601 string with a time zone (UTC on output).',
+  serialize: (value) => (value instanceof Date ? value : new Date(String(value))).toISOString(),
+  parseValue: parseDateTime,
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string');
+    return parseDateTime(ast.value);
+  },
+});
+
+builder.scalarType('Date', {
+  description: 'A calendar date, as YYYY-MM-DD.',
+  serialize: (value) =>
+    (value instanceof Date ? value : new Date(String(value))).toISOString().slice(0, 10),
+  parseValue: parseDate,
+  parseLiteral: (ast) => {
+    if (ast.kind !== Kind.STRING) throw new GraphQLError('Date must be a string');
+    return parseDate(ast.value);
+  },
+});
+
+export const OrderDirection = builder.enumType('OrderDirection', {
+  values: ['ASC', 'DESC'] as const,
+});
+
+builder.queryType({});
+builder.mutationType({});

@@ -1,0 +1,24 @@
+import type DataLoader from 'dataloader';
+import type pg from 'pg';
+import type { TokenService, Viewer } from './auth/tokens.ts';
+import type { Config } from './config.ts';
+import type { PrismaClient } from './db/prisma.ts';
+import type { Logger } from './observability/logger.ts';
+
+/** Long-lived services shared by every request of one process. */
+export interface Services {
+  config: Config;
+  pool: pg.Pool;
+  prisma: PrismaClient;
+  tokens: TokenService;
+  logger: Logger;
+}
+
+/** What every resolver receives. Built once per request. */
+export interface Context extends Services {
+  viewer: Viewer | null;
+  requestId: string;
+  log: Logger;
+  /** Per-request DataLoaders, keyed by field position and arguments. */
+  loaders: Map<string, DataLoader<unknown, unknown>>;
+}

@@ -1,0 +1,55 @@
+/**
+ * Per-request record of the SQL statements that ran, kept in AsyncLocalStorage so the
+ * pg client can attribute each statement to the GraphQL request that caused it.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+
+export interface StatementRecord {
+  sql: string;
+  durationMs: number;
+  rows: number;
+  error?: string;
+}
+
+export interface QueryLog {
+  statements: StatementRecord[];
+  /** Keep statement text (profiles); off in the hot path, where only counts are needed. */
+  keepText: boolean;
+  count: number;
+  totalMs: number;
+}
+
+const storage = new AsyncLocalStorage<QueryLog>();
+
+export function newQueryLog(keepText = false): QueryLog {
+  return { statements: [], keepText, count: 0, totalMs: 0 };
+}
+
+export function runWithQueryLog<T>(log: QueryLog, fn: () => T): T {
+  return storage.run(log, fn);
+}
+
+export function currentQueryLog(): QueryLog | undefined {
+  return storage.getStore();
+}
+
+type Listener = (record: StatementRecord, log: QueryLog | undefined) => void;
+const listeners: Listener[] = [];
+
+/** Called for every statement any pool runs (metrics, slow-query log). */
+export function onStatement(listener: Listener): () => void {
+  listeners.push(listener);
+  return () => {
+    const i = listeners.indexOf(listener);
+    if (i >= 0) listeners.splice(i, 1);
+  };
+}
+
+export function recordStatement(log: QueryLog | undefined, record: StatementRecord): void {
+  if (log) {
+    log.count += 1;
+    log.totalMs += record.durationMs;
+    if (log.keepText) log.statements.push(record);
+  }
+  for (const l of listeners) l(record, log);
+}

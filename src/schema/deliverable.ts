@@ -1,0 +1,251 @@
+import { canSeeClient, clientScope, requireRole, requireViewer, STAFF } from '../auth/rules.ts';
+import { builder, encodeGlobalId, OrderDirection } from '../builder.ts';
+import type { Context } from '../context.ts';
+import { Prisma } from '../db/prisma.ts';
+import { badInput, forbidden, notFound } from '../errors.ts';
+import type { DeliverableStatus } from '../generated/prisma/enums.ts';
+import type { ListSpec, PageArgs } from './connection.ts';
+import { DeliverableStatusEnum } from './enums.ts';
+import { type ListConnection, payloadQuery, resolveList } from './lists.ts';
+import { idOf, optionalId, text, transition } from './validate.ts';
+
+export const Deliverable = builder.prismaNode('Deliverable', {
+  id: { field: 'id' },
+  nullable: true,
+  fields: (t) => ({
+    title: t.exposeString('title'),
+    kind: t.exposeString('kind'),
+    status: t.expose('status', { type: DeliverableStatusEnum }),
+    dueDate: t.expose('dueDate', { type: 'Date', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    project: t.relation('project'),
+    assignee: t.relation('assignee', { nullable: true }),
+  }),
+});
+
+export const DeliverableConnection = builder.connectionObject({
+  type: Deliverable,
+  name: 'DeliverableConnection',
+  fields: (t) => ({
+    totalCount: t.int({ resolve: (c) => (c as unknown as ListConnection<unknown>).totalCount() }),
+  }),
+});
+
+const DeliverableOrderField = builder.enumType('DeliverableOrderField', {
+  values: ['DUE_DATE', 'CREATED_AT'] as const,
+});
+const DeliverableOrder = builder.inputType('DeliverableOrder', {
+  fields: (t) => ({
+    field: t.field({ type: DeliverableOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, required: true }),
+  }),
+});
+const DeliverableFilter = builder.inputType('DeliverableFilter', {
+  fields: (t) => ({
+    projectId: t.id(),
+    status: t.field({ type: [DeliverableStatusEnum] }),
+    assigneeId: t.id(),
+    dueBefore: t.field({ type: 'Date', description: 'Due strictly before this date.' }),
+  }),
+});
+
+const deliverableList: ListSpec = {
+  name: 'deliverables',
+  table: 'deliverables',
+  orders: {
+    DUE_DATE: { column: 'due_date', type: 'date', nullable: true },
+    CREATED_AT: { column: 'created_at', type: 'timestamptz', nullable: false },
+  },
+};
+
+export const deliverableListArgs = builder.args((t) => ({
+  filter: t.field({ type: DeliverableFilter }),
+  orderBy: t.field({ type: DeliverableOrder, description: 'Default: DUE_DATE ASC.' }),
+  offset: t.int({ description: 'Rows to skip after the cursor, at most 1000.' }),
+}));
+
+export function resolveDeliverables(
+  ctx: Context,
+  info: Parameters<typeof resolveList>[1],
+  args: PageArgs & {
+    filter?: typeof DeliverableFilter.$inferInput | null;
+    orderBy?: { field: string; direction: 'ASC' | 'DESC' } | null;
+  },
+  parent?: { column: string; id: number },
+) {
+  const viewer = requireViewer(ctx);
+  const where: Prisma.Sql[] = [];
+  const scope = clientScope(viewer);
+  if (scope !== null) where.push(Prisma.sql`t.client_id = ${scope}`);
+  const f = args.filter;
+  const projectId = optionalId('filter.projectId', f?.projectId, 'Project');
+  if (projectId !== undefined) where.push(Prisma.sql`t.project_id = ${projectId}`);
+  const assigneeId = optionalId('filter.assigneeId', f?.assigneeId, 'User');
+  if (assigneeId !== undefined) where.push(Prisma.sql`t.assignee_id = ${assigneeId}`);
+  if (f?.status?.length === 1)
+    where.push(Prisma.sql`t.status = ${f.status[0]}::"DeliverableStatus"`);
+  else if (f?.status?.length)
+    where.push(Prisma.sql`t.status = ANY(${f.status}::"DeliverableStatus"[])`);
+  if (f?.dueBefore) where.push(Prisma.sql`t.due_date < ${f.dueBefore}::date`);
+  return resolveList(ctx, info, args, {
+    spec: parent ? { ...deliverableList, name: `${parent.column}.deliverables` } : deliverableList,
+    typeName: 'Deliverable',
+    order: args.orderBy ?? { field: 'DUE_DATE', direction: 'ASC' },
+    where,
+    findMany: (ids, query) =>
+      ctx.prisma.deliverable.findMany({ ...query, where: { id: { in: ids } } }),
+    ...(parent ? { parent } : {}),
+  });
+}
+
+builder.queryField('deliverables', (t) =>
+  t.connection(
+    {
+      type: Deliverable,
+      args: deliverableListArgs,
+      resolve: (_root, args, ctx, info) => resolveDeliverables(ctx, info, args) as never,
+    },
+    DeliverableConnection,
+  ),
+);
+
+// ---- mutations ----------------------------------------------------------------------
+
+const NEXT_STATUS: Record<DeliverableStatus, readonly DeliverableStatus[]> = {
+  TODO: ['IN_PROGRESS'],
+  IN_PROGRESS: ['TODO', 'IN_REVIEW'],
+  IN_REVIEW: ['IN_PROGRESS', 'APPROVED'],
+  APPROVED: ['IN_REVIEW', 'DELIVERED'],
+  DELIVERED: [],
+};
+
+async function visibleDeliverable(ctx: Context, globalId: string) {
+  const viewer = requireViewer(ctx);
+  const row = await ctx.prisma.deliverable.findUnique({
+    where: { id: idOf('input.id', globalId, 'Deliverable') },
+  });
+  if (!row || !canSeeClient(viewer, row.clientId)) {
+    throw notFound('input.id', `No deliverable with ID ${globalId}`);
+  }
+  return row;
+}
+
+async function assigneeFor(ctx: Context, globalId: string | null | undefined) {
+  if (globalId == null) return globalId;
+  const id = idOf('input.assigneeId', globalId, 'User');
+  const user = await ctx.prisma.user.findUnique({ where: { id } });
+  if (!user) throw notFound('input.assigneeId', `No user with ID ${globalId}`);
+  if (user.role === 'CLIENT') {
+    throw badInput('input.assigneeId', '`input.assigneeId` must be an agency staff member');
+  }
+  return id;
+}
+
+builder.relayMutationField(
+  'createDeliverable',
+  {
+    inputFields: (t) => ({
+      projectId: t.id({ required: true }),
+      title: t.string({ required: true }),
+      kind: t.string({ required: true }),
+      dueDate: t.field({ type: 'Date' }),
+      assigneeId: t.id(),
+    }),
+  },
+  {
+    resolve: async (_root, { input }, ctx, info) => {
+      requireRole(ctx, STAFF, 'create deliverables');
+      const title = text('input.title', input.title, { max: 300 });
+      const kind = text('input.kind', input.kind, { max: 100 });
+      const projectId = idOf('input.projectId', input.projectId, 'Project');
+      const project = await ctx.prisma.project.findUnique({ where: { id: projectId } });
+      if (!project) throw notFound('input.projectId', `No project with ID ${input.projectId}`);
+      const assigneeId = await assigneeFor(ctx, input.assigneeId);
+      const deliverable = await ctx.prisma.deliverable.create({
+        ...payloadQuery(ctx, info, 'deliverable'),
+        data: {
+          projectId,
+          clientId: project.clientId,
+          title,
+          kind,
+          dueDate: input.dueDate ?? null,
+          assigneeId: assigneeId ?? null,
+        },
+      });
+      return { deliverable };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      deliverable: t.field({ type: Deliverable, resolve: (p) => p.deliverable }),
+    }),
+  },
+);
+
+builder.relayMutationField(
+  'updateDeliverable',
+  {
+    inputFields: (t) => ({
+      id: t.id({ required: true }),
+      title: t.string(),
+      kind: t.string(),
+      status: t.field({ type: DeliverableStatusEnum }),
+      dueDate: t.field({ type: 'Date' }),
+      assigneeId: t.id({ description: 'null unassigns.' }),
+    }),
+  },
+  {
+    resolve: async (_root, { input }, ctx, info) => {
+      const viewer = requireViewer(ctx);
+      const existing = await visibleDeliverable(ctx, input.id);
+      if (viewer.role === 'CLIENT') {
+        const others = Object.entries(input).filter(
+          ([k, v]) => k !== 'id' && k !== 'status' && v != null,
+        );
+        if (others.length || input.status !== 'APPROVED' || existing.status !== 'IN_REVIEW') {
+          throw forbidden('Client users may only approve deliverables that are in review');
+        }
+      }
+      const data: Prisma.DeliverableUncheckedUpdateInput = {};
+      if (input.title != null) data.title = text('input.title', input.title, { max: 300 });
+      if (input.kind != null) data.kind = text('input.kind', input.kind, { max: 100 });
+      if (input.dueDate !== undefined) data.dueDate = input.dueDate;
+      if (input.assigneeId !== undefined)
+        data.assigneeId = await assigneeFor(ctx, input.assigneeId);
+      if (input.status != null) {
+        transition('input.status', existing.status, input.status, NEXT_STATUS);
+        data.status = input.status;
+      }
+      const deliverable = await ctx.prisma.deliverable.update({
+        ...payloadQuery(ctx, info, 'deliverable'),
+        where: { id: existing.id },
+        data,
+      });
+      return { deliverable };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      deliverable: t.field({ type: Deliverable, resolve: (p) => p.deliverable }),
+    }),
+  },
+);
+
+builder.relayMutationField(
+  'deleteDeliverable',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    resolve: async (_root, { input }, ctx) => {
+      requireRole(ctx, STAFF, 'delete deliverables');
+      const existing = await visibleDeliverable(ctx, input.id);
+      await ctx.prisma.deliverable.delete({ where: { id: existing.id } });
+      return existing;
+    },
+  },
+  {
+    outputFields: (t) => ({
+      deletedDeliverableId: t.id({ resolve: (d) => encodeGlobalId('Deliverable', d.id) }),
+    }),
+  },
+);

@@ -1,0 +1,305 @@
+import { canSeeClient, clientScope, requireRole, requireViewer, STAFF } from '../auth/rules.ts';
+import { builder, encodeGlobalId, OrderDirection } from '../builder.ts';
+import type { Context } from '../context.ts';
+import { Prisma } from '../db/prisma.ts';
+import { badInput, forbidden, notFound } from '../errors.ts';
+import type { PostStatus } from '../generated/prisma/enums.ts';
+import type { ListSpec } from './connection.ts';
+import { PlatformEnum, PostStatusEnum } from './enums.ts';
+import { type ListConnection, payloadQuery, resolveList } from './lists.ts';
+import { idOf, likePattern, optionalId, tags, text, transition } from './validate.ts';
+
+export const Post = builder.prismaNode('Post', {
+  id: { field: 'id' },
+  nullable: true,
+  fields: (t) => ({
+    title: t.exposeString('title'),
+    body: t.exposeString('body'),
+    platform: t.expose('platform', { type: PlatformEnum }),
+    status: t.expose('status', { type: PostStatusEnum }),
+    scheduledAt: t.expose('scheduledAt', { type: 'DateTime', nullable: true }),
+    publishedAt: t.expose('publishedAt', { type: 'DateTime', nullable: true }),
+    tags: t.exposeStringList('tags'),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    project: t.relation('project'),
+    client: t.relation('client'),
+    author: t.relation('author'),
+  }),
+});
+
+export const PostConnection = builder.connectionObject({
+  type: Post,
+  name: 'PostConnection',
+  fields: (t) => ({
+    totalCount: t.int({
+      description:
+        'Rows matching the filter (all pages). Costs a count query; ask only when shown.',
+      resolve: (c) => (c as unknown as ListConnection<unknown>).totalCount(),
+    }),
+  }),
+});
+
+export const PostOrderField = builder.enumType('PostOrderField', {
+  values: ['CREATED_AT', 'UPDATED_AT', 'SCHEDULED_AT', 'TITLE'] as const,
+});
+
+export const PostOrder = builder.inputType('PostOrder', {
+  fields: (t) => ({
+    field: t.field({ type: PostOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, required: true }),
+  }),
+});
+
+export const PostFilter = builder.inputType('PostFilter', {
+  fields: (t) => ({
+    status: t.field({ type: [PostStatusEnum] }),
+    platform: t.field({ type: [PlatformEnum] }),
+    projectId: t.id(),
+    clientId: t.id(),
+    authorId: t.id(),
+    scheduledAfter: t.field({ type: 'DateTime', description: 'Inclusive.' }),
+    scheduledBefore: t.field({ type: 'DateTime', description: 'Exclusive.' }),
+    search: t.string({ description: 'Case-insensitive text in the title or body.' }),
+  }),
+});
+
+export const postList: ListSpec = {
+  name: 'posts',
+  table: 'posts',
+  orders: {
+    CREATED_AT: { column: 'created_at', type: 'timestamptz', nullable: false },
+    UPDATED_AT: { column: 'updated_at', type: 'timestamptz', nullable: false },
+    SCHEDULED_AT: { column: 'scheduled_at', type: 'timestamptz', nullable: true },
+    TITLE: { column: 'title', type: 'text', nullable: false },
+  },
+};
+
+type PostFilterInput = typeof PostFilter.$inferInput;
+
+/** `= $1` for one value keeps the (filter, sort) index usable for ordered scans. */
+function anyOf(column: string, values: readonly string[], type: string): Prisma.Sql {
+  const col = Prisma.raw(`t.${column}`);
+  if (values.length === 1) return Prisma.sql`${col} = ${values[0]}::${Prisma.raw(`"${type}"`)}`;
+  return Prisma.sql`${col} = ANY(${values}::${Prisma.raw(`"${type}"`)}[])`;
+}
+
+/** SQL conditions (table alias `t`) for a filter, with the viewer's client scope applied. */
+export function postWhere(ctx: Context, filter: PostFilterInput | null | undefined): Prisma.Sql[] {
+  const viewer = requireViewer(ctx);
+  const where: Prisma.Sql[] = [];
+  const scope = clientScope(viewer);
+  if (scope !== null) where.push(Prisma.sql`t.client_id = ${scope}`);
+  if (!filter) return where;
+  if (filter.status?.length) where.push(anyOf('status', filter.status, 'PostStatus'));
+  if (filter.platform?.length) where.push(anyOf('platform', filter.platform, 'Platform'));
+  const projectId = optionalId('filter.projectId', filter.projectId, 'Project');
+  if (projectId !== undefined) where.push(Prisma.sql`t.project_id = ${projectId}`);
+  const clientId = optionalId('filter.clientId', filter.clientId, 'Client');
+  if (clientId !== undefined) where.push(Prisma.sql`t.client_id = ${clientId}`);
+  const authorId = optionalId('filter.authorId', filter.authorId, 'User');
+  if (authorId !== undefined) where.push(Prisma.sql`t.author_id = ${authorId}`);
+  if (filter.scheduledAfter) where.push(Prisma.sql`t.scheduled_at >= ${filter.scheduledAfter}`);
+  if (filter.scheduledBefore) where.push(Prisma.sql`t.scheduled_at < ${filter.scheduledBefore}`);
+  if (filter.search != null) {
+    const search = filter.search.trim();
+    if (search.length > 200) throw badInput('filter.search', '`filter.search` is too long');
+    if (search) {
+      const p = likePattern(search);
+      where.push(Prisma.sql`(t.title ILIKE ${p} OR t.body ILIKE ${p})`);
+    }
+  }
+  return where;
+}
+
+export const postListArgs = builder.args((t) => ({
+  filter: t.field({ type: PostFilter }),
+  orderBy: t.field({
+    type: PostOrder,
+    description: 'Default: CREATED_AT DESC. The id breaks ties.',
+  }),
+  offset: t.int({
+    description:
+      'Rows to skip after the cursor, at most 1000 (for "go to page N"). Use cursors beyond that.',
+  }),
+}));
+
+export function resolvePosts(
+  ctx: Context,
+  info: Parameters<typeof resolveList>[1],
+  args: {
+    first?: number | null;
+    last?: number | null;
+    after?: string | null;
+    before?: string | null;
+    offset?: number | null;
+    filter?: PostFilterInput | null;
+    orderBy?: { field: string; direction: 'ASC' | 'DESC' } | null;
+  },
+  extraWhere: Prisma.Sql[] = [],
+  parent?: { column: string; id: number },
+) {
+  return resolveList(ctx, info, args, {
+    spec: parent ? { ...postList, name: `${parent.column}.posts` } : postList,
+    typeName: 'Post',
+    order: args.orderBy ?? { field: 'CREATED_AT', direction: 'DESC' },
+    where: [...postWhere(ctx, args.filter), ...extraWhere],
+    findMany: (ids, query) => ctx.prisma.post.findMany({ ...query, where: { id: { in: ids } } }),
+    ...(parent ? { parent } : {}),
+  });
+}
+
+builder.queryField('posts', (t) =>
+  t.connection(
+    {
+      type: Post,
+      args: postListArgs,
+      resolve: (_root, args, ctx, info) => resolvePosts(ctx, info, args) as never,
+    },
+    PostConnection,
+  ),
+);
+
+// ---- mutations ----------------------------------------------------------------------
+
+const NEXT_STATUS: Record<PostStatus, readonly PostStatus[]> = {
+  DRAFT: ['IN_REVIEW', 'ARCHIVED'],
+  IN_REVIEW: ['DRAFT', 'APPROVED', 'ARCHIVED'],
+  APPROVED: ['IN_REVIEW', 'DRAFT', 'SCHEDULED', 'PUBLISHED', 'ARCHIVED'],
+  SCHEDULED: ['APPROVED', 'PUBLISHED', 'ARCHIVED'],
+  PUBLISHED: ['ARCHIVED'],
+  ARCHIVED: ['DRAFT'],
+};
+
+async function visiblePost(ctx: Context, field: string, globalId: string) {
+  const viewer = requireViewer(ctx);
+  const id = idOf(field, globalId, 'Post');
+  const post = await ctx.prisma.post.findUnique({ where: { id } });
+  if (!post || !canSeeClient(viewer, post.clientId)) {
+    throw notFound(field, `No post with ID ${globalId}`);
+  }
+  return post;
+}
+
+async function projectFor(ctx: Context, field: string, globalId: string) {
+  const id = idOf(field, globalId, 'Project');
+  const project = await ctx.prisma.project.findUnique({ where: { id } });
+  if (!project) throw notFound(field, `No project with ID ${globalId}`);
+  if (project.status === 'ARCHIVED') {
+    throw badInput(field, `Project ${globalId} is archived; it takes no new posts`);
+  }
+  return project;
+}
+
+builder.relayMutationField(
+  'createPost',
+  {
+    inputFields: (t) => ({
+      projectId: t.id({ required: true }),
+      title: t.string({ required: true }),
+      body: t.string({ required: true }),
+      platform: t.field({ type: PlatformEnum, required: true }),
+      scheduledAt: t.field({ type: 'DateTime' }),
+      tags: t.stringList(),
+    }),
+  },
+  {
+    resolve: async (_root, { input }, ctx, info) => {
+      const viewer = requireRole(ctx, STAFF, 'create posts');
+      const title = text('input.title', input.title, { max: 300 });
+      const body = text('input.body', input.body, { max: 20_000 });
+      const postTags = tags('input.tags', input.tags ?? []);
+      const project = await projectFor(ctx, 'input.projectId', input.projectId);
+      const post = await ctx.prisma.post.create({
+        ...payloadQuery(ctx, info, 'post'),
+        data: {
+          projectId: project.id,
+          clientId: project.clientId,
+          authorId: viewer.id,
+          title,
+          body,
+          platform: input.platform,
+          scheduledAt: input.scheduledAt ?? null,
+          tags: postTags,
+        },
+      });
+      return { post };
+    },
+  },
+  { outputFields: (t) => ({ post: t.field({ type: Post, resolve: (p) => p.post }) }) },
+);
+
+builder.relayMutationField(
+  'updatePost',
+  {
+    inputFields: (t) => ({
+      id: t.id({ required: true }),
+      projectId: t.id({ description: 'Move the post to another project (same or other client).' }),
+      title: t.string(),
+      body: t.string(),
+      platform: t.field({ type: PlatformEnum }),
+      status: t.field({ type: PostStatusEnum }),
+      scheduledAt: t.field({ type: 'DateTime' }),
+      tags: t.stringList(),
+    }),
+  },
+  {
+    resolve: async (_root, { input }, ctx, info) => {
+      const viewer = requireViewer(ctx);
+      const post = await visiblePost(ctx, 'input.id', input.id);
+      const data: Prisma.PostUncheckedUpdateInput = {};
+      if (viewer.role === 'CLIENT') {
+        const others = Object.entries(input).filter(
+          ([k, v]) => k !== 'id' && k !== 'status' && v != null,
+        );
+        if (others.length || input.status !== 'APPROVED' || post.status !== 'IN_REVIEW') {
+          throw forbidden('Client users may only approve posts that are in review');
+        }
+      }
+      if (input.title != null) data.title = text('input.title', input.title, { max: 300 });
+      if (input.body != null) data.body = text('input.body', input.body, { max: 20_000 });
+      if (input.platform != null) data.platform = input.platform;
+      if (input.tags != null) data.tags = tags('input.tags', input.tags);
+      if (input.scheduledAt !== undefined) data.scheduledAt = input.scheduledAt;
+      if (input.projectId != null) {
+        const project = await projectFor(ctx, 'input.projectId', input.projectId);
+        data.projectId = project.id;
+        data.clientId = project.clientId;
+      }
+      if (input.status != null && input.status !== post.status) {
+        transition('input.status', post.status, input.status, NEXT_STATUS);
+        data.status = input.status;
+        const scheduledAt = input.scheduledAt !== undefined ? input.scheduledAt : post.scheduledAt;
+        if (input.status === 'SCHEDULED' && !scheduledAt) {
+          throw badInput('input.scheduledAt', '`input.scheduledAt` is required to schedule a post');
+        }
+        if (input.status === 'PUBLISHED') data.publishedAt = new Date();
+      }
+      const updated = await ctx.prisma.post.update({
+        ...payloadQuery(ctx, info, 'post'),
+        where: { id: post.id },
+        data,
+      });
+      return { post: updated };
+    },
+  },
+  { outputFields: (t) => ({ post: t.field({ type: Post, resolve: (p) => p.post }) }) },
+);
+
+builder.relayMutationField(
+  'deletePost',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    resolve: async (_root, { input }, ctx) => {
+      requireRole(ctx, STAFF, 'delete posts');
+      const post = await visiblePost(ctx, 'input.id', input.id);
+      await ctx.prisma.post.delete({ where: { id: post.id } });
+      return { id: post.id, projectId: post.projectId, clientId: post.clientId };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      deletedPostId: t.id({ resolve: (p) => encodeGlobalId('Post', p.id) }),
+    }),
+  },
+);

@@ -1,0 +1,82 @@
+/** Process entry: config, database, migrations, demo data, HTTP server, graceful shutdown. */
+import { createServer } from 'node:http';
+import { createApp } from './app.ts';
+import { TokenService } from './auth/tokens.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { locateDatabase } from './db/database.ts';
+import { applyMigrations } from './db/migrations.ts';
+import { createPool } from './db/pool.ts';
+import { createPrisma } from './db/prisma.ts';
+import { DEMO_PASSWORD, DEMO_USERS, seedIfEmpty } from './db/seed.ts';
+import { createLogger } from './observability/logger.ts';
+import { setCursorSecret } from './schema/connection.ts';
+
+async function main() {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+  const logger = createLogger(config.logLevel);
+  const db = await locateDatabase(config, (line) => logger.debug({ postgres: line }));
+  if (db.embedded) logger.info('embedded PostgreSQL started (data in %s)', config.dataDir);
+
+  const applied = await applyMigrations(db.url);
+  if (applied.length) logger.info({ applied }, 'migrations applied');
+
+  const pool = createPool(db.url, config.pool);
+  const prisma = createPrisma(pool);
+  if (db.embedded && config.seedOnStart) {
+    const seeded = await seedIfEmpty(pool, { posts: config.seedPosts, log: (m) => logger.info(m) });
+    if (seeded) logger.info('demo data seeded');
+  }
+
+  setCursorSecret(config.jwtSecret);
+  const tokens = new TokenService(config.jwtSecret, config.jwtTtlS);
+  const app = createApp({ config, pool, prisma, tokens, logger });
+  const server = createServer(app.yoga);
+  server.keepAliveTimeout = 65_000;
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://localhost:${port}/graphql`;
+  logger.info({ url }, 'Postline is listening');
+  if (!config.production) {
+    process.stdout.write(
+      `\nPostline is ready: ${url}${config.graphiql ? ' (GraphiQL in the browser)' : ''}\n` +
+        `Demo logins (password "${DEMO_PASSWORD}"): ${DEMO_USERS.map((u) => u.email).join(', ')}\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    const force = setTimeout(() => {
+      logger.warn('shutdown timeout reached; closing remaining connections');
+      server.closeAllConnections();
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    server.closeIdleConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    app.metrics.stop();
+    await prisma.$disconnect().catch(() => {});
+    await pool.end().catch(() => {});
+    if (db.embedded) await db.embedded.stop().catch(() => {});
+    logger.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`Postline failed to start: ${err instanceof Error ? err.stack : err}\n`);
+  process.exit(1);
+});
