@@ -8,6 +8,7 @@
  */
 
 import { readdir, readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -77,21 +78,80 @@ function loadEngine(): Promise<typeof import('@prisma/schema-engine-wasm')> {
 
 async function withEngine<T>(url: string, fn: (engine: SchemaEngine) => Promise<T>): Promise<T> {
   const schemaText = await readFile(schemaPath, 'utf8');
-  const adapter = bindMigrationAwareSqlAdapterFactory(
-    new PrismaPg({
-      connectionString: url,
-      Client: CatalogFriendlyClient,
-      max: 2,
-      allowExitOnIdle: true,
-    }),
-  );
   const { SchemaEngine } = await loadEngine();
+  // Our own pool, ended afterwards: the engine holds a session-level advisory lock while it
+  // migrates, and a connection left open would keep the next run waiting for it.
+  // Discrete fields rather than a connection string: the adapter derives the shadow
+  // database's settings by overriding `database`, which a connection string would win over.
+  const pool = new pg.Pool({ ...connectionFields(url), Client: CatalogFriendlyClient, max: 2 });
+  pool.on('error', () => {});
+  const adapter = bindMigrationAwareSqlAdapterFactory(new ShadowAwarePg(pool, connectionFields(url)));
   const engine = await SchemaEngine.new(
     { datamodels: [['schema.prisma', schemaText]] },
     () => {},
     adapter,
   );
-  return fn(engine);
+  try {
+    return await fn(engine);
+  } finally {
+    (engine as unknown as { free?: () => void }).free?.();
+    await pool.end();
+  }
+}
+
+/**
+ * The adapter's own shadow database handling drops the database while its pool is still
+ * connected (and, given a connection string, connects to the main database instead). This
+ * creates the shadow database, ends its pool first, then drops it.
+ */
+class ShadowAwarePg extends PrismaPg {
+  readonly #fields: pg.PoolConfig;
+  constructor(pool: pg.Pool, fields: pg.PoolConfig) {
+    super(pool);
+    this.#fields = fields;
+  }
+
+  override async connectToShadowDb() {
+    const name = `prisma_shadow_${randomUUID().replaceAll('-', '')}`;
+    const admin = async (sql: string) => {
+      const client = new pg.Client(this.#fields);
+      await client.connect();
+      try {
+        await client.query(sql);
+      } finally {
+        await client.end();
+      }
+    };
+    await admin(`CREATE DATABASE "${name}"`);
+    const shadowPool = new pg.Pool({
+      ...this.#fields,
+      database: name,
+      Client: CatalogFriendlyClient,
+      max: 2,
+    });
+    shadowPool.on('error', () => {});
+    const adapter = await new PrismaPg(shadowPool).connect();
+    const dispose = adapter.dispose.bind(adapter);
+    adapter.dispose = async () => {
+      await dispose();
+      await shadowPool.end();
+      await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    };
+    return adapter;
+  }
+}
+
+function connectionFields(url: string): pg.PoolConfig {
+  const u = new URL(url);
+  const ssl = u.searchParams.get('sslmode');
+  return {
+    host: decodeURIComponent(u.hostname) || u.searchParams.get('host') || 'localhost',
+    port: u.port ? Number(u.port) : 5432,
+    user: decodeURIComponent(u.username) || undefined,
+    password: decodeURIComponent(u.password) || undefined,
+    database: decodeURIComponent(u.pathname.slice(1)) || undefined,
+    ...(ssl && ssl !== 'disable' ? { ssl: { rejectUnauthorized: ssl === 'verify-full' } } : {}),
+  };
 }
 
 /** Reads prisma/migrations into the shape the engine takes. */
@@ -146,9 +206,12 @@ export async function applyMigrations(url: string): Promise<string[]> {
  * SQL that takes a database migrated with prisma/migrations to `schema.prisma`.
  * Empty when the two agree. Uses a throwaway shadow database on the same server.
  */
-export async function pendingSchemaChanges(url: string): Promise<string> {
+export async function pendingSchemaChanges(
+  url: string,
+  schemaText?: string,
+): Promise<string> {
   const migrationsList = await loadMigrations();
-  const schemaText = await readFile(schemaPath, 'utf8');
+  schemaText ??= await readFile(schemaPath, 'utf8');
   const result = await withEngine(url, (engine) =>
     engine.diff({
       from: { tag: 'migrations', ...migrationsList },
