@@ -50,6 +50,7 @@ class CatalogFriendlyClient extends pg.Client {
   }
 }
 
+let lastPanic: string | undefined;
 let engineModule: Promise<typeof import('@prisma/schema-engine-wasm')> | undefined;
 
 /**
@@ -58,6 +59,13 @@ let engineModule: Promise<typeof import('@prisma/schema-engine-wasm')> | undefin
  */
 function loadEngine(): Promise<typeof import('@prisma/schema-engine-wasm')> {
   engineModule ??= (async () => {
+    // The engine reports Rust panics through this global before trapping.
+    const g = globalThis as { PRISMA_WASM_PANIC_REGISTRY?: { set_message(m: string): void } };
+    g.PRISMA_WASM_PANIC_REGISTRY ??= {
+      set_message(message: string) {
+        lastPanic = message;
+      },
+    };
     const glue = (await import(
       '@prisma/schema-engine-wasm/schema_engine_bg'
     )) as typeof import('@prisma/schema-engine-wasm') & { __wbg_set_wasm(w: unknown): void };
@@ -93,6 +101,13 @@ async function withEngine<T>(url: string, fn: (engine: SchemaEngine) => Promise<
   );
   try {
     return await fn(engine);
+  } catch (err) {
+    if (lastPanic) {
+      const message = `Prisma schema engine panicked: ${lastPanic}`;
+      lastPanic = undefined;
+      throw new Error(message, { cause: err });
+    }
+    throw err;
   } finally {
     (engine as unknown as { free?: () => void }).free?.();
     await pool.end();
