@@ -1,6 +1,7 @@
 import type DataLoader from 'dataloader';
 import type pg from 'pg';
 import type { TokenService, Viewer } from './auth/tokens.ts';
+import type { CacheInvalidator } from './cache/writes.ts';
 import type { Config } from './config.ts';
 import type { PrismaClient } from './db/prisma.ts';
 import type { Logger } from './observability/logger.ts';
@@ -12,6 +13,8 @@ export interface Services {
   prisma: PrismaClient;
   tokens: TokenService;
   logger: Logger;
+  /** Clears cached responses after writes (set when the process runs a response cache). */
+  cache?: CacheInvalidator | null;
 }
 
 /** What every resolver receives. Built once per request. */
@@ -19,6 +22,9 @@ export interface Context extends Services {
   viewer: Viewer | null;
   requestId: string;
   log: Logger;
+  request: Request;
+  /** Records the list partitions this response reads, for cache invalidation (cache/tags.ts). */
+  recordCacheTags(tags: readonly string[]): void;
   /** Per-request DataLoaders, keyed by field position and arguments. */
   loaders: Map<string, DataLoader<unknown, unknown>>;
 }

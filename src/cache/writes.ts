@@ -1,28 +1,76 @@
 /**
- * Every write to domain data is announced here, by mutations and by background jobs alike,
- * so cached reads that could include it are invalidated on every instance.
+ * Every write to domain data is announced here — by mutations and by background jobs alike —
+ * after it commits, so cached responses that could include it are invalidated everywhere.
+ *
+ * An event names the row and its list partition before and after the write (tags.ts): a
+ * create has only `after`, a delete only `before`, a move or status change both.
  */
-import type { Services } from '../context.ts';
+import type { Dim } from './tags.ts';
+import { entityTag, tagsForState } from './tags.ts';
 
-export type WrittenType = 'Client' | 'Project' | 'Post' | 'Deliverable' | 'User' | 'BackgroundJob' | 'Asset';
+export type WrittenType =
+  | 'Client'
+  | 'Project'
+  | 'Post'
+  | 'Deliverable'
+  | 'User'
+  | 'BackgroundJob'
+  | 'Asset';
 
 export interface WriteEvent {
   typename: WrittenType;
   id: number;
-  /** The client the row belongs to (before and after a move, both). */
-  clientIds?: (number | null | undefined)[];
+  /** Partition dimensions of the row before and/or after the write (c, pr, s, p). */
+  states: Record<string, Dim>[];
 }
 
-type Sink = (services: Services, events: WriteEvent[]) => Promise<void>;
-const sinks: Sink[] = [];
-
-/** Registers a consumer of write events (the response cache registers itself). */
-export function onWrites(sink: Sink): void {
-  sinks.push(sink);
+/** Anything that can clear cached responses: the API's response cache, or a worker's notifier. */
+export interface CacheInvalidator {
+  invalidate(tags: Iterable<string>): Promise<void>;
 }
 
-/** Announces committed writes. Call after the transaction commits. */
-export async function announceWrites(services: Services, events: WriteEvent[]): Promise<void> {
-  if (events.length === 0) return;
-  await Promise.all(sinks.map((s) => s(services, events)));
+/** The tags a set of writes clears: the rows themselves, their lists, and dashboards. */
+export function tagsForWrites(events: WriteEvent[]): string[] {
+  const tags = new Set<string>();
+  for (const e of events) {
+    tags.add(entityTag(e.typename, e.id));
+    for (const state of e.states) {
+      for (const t of tagsForState(e.typename, state)) tags.add(t);
+      if (e.typename === 'Post' || e.typename === 'Project' || e.typename === 'Deliverable') {
+        for (const t of tagsForState('Dashboard', { c: state.c })) tags.add(t);
+      }
+    }
+  }
+  return [...tags];
 }
+
+/** Announces committed writes. No-op when the process runs without a response cache. */
+export async function announceWrites(
+  services: { cache?: CacheInvalidator | null },
+  events: WriteEvent[],
+): Promise<void> {
+  if (events.length === 0 || !services.cache) return;
+  await services.cache.invalidate(tagsForWrites(events));
+}
+
+/** A post's partition. */
+export const postState = (p: {
+  clientId: number;
+  projectId: number;
+  status: string;
+  platform: string;
+}) => ({
+  c: p.clientId,
+  pr: p.projectId,
+  s: p.status,
+  p: p.platform,
+});
+export const projectState = (p: { clientId: number; status: string }) => ({
+  c: p.clientId,
+  s: p.status,
+});
+export const deliverableState = (d: { clientId: number; projectId: number; status: string }) => ({
+  c: d.clientId,
+  pr: d.projectId,
+  s: d.status,
+});

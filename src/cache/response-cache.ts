@@ -1,0 +1,364 @@
+/**
+ * Postline's response cache: `@graphql-yoga/plugin-response-cache` (which wraps
+ * `@envelop/response-cache`) over a tag-indexed store, with the gaps the upstream plugin
+ * leaves closed here:
+ *
+ * - Lists: resolvers record the list partitions a response read (tags.ts); writes clear the
+ *   partitions they touch, so a created post clears the lists it belongs in.
+ * - Safety: the cache is keyed by visibility scope from a *verified* token (staff share one
+ *   scope, each client's users another); requests without a valid token never touch it.
+ * - Races: a response computed while an overlapping invalidation happened is not stored.
+ * - Sharing: with Redis, every instance reads and invalidates one store; with the in-memory
+ *   store, invalidations are broadcast to other processes through PostgreSQL NOTIFY.
+ */
+import { randomUUID } from 'node:crypto';
+import { defaultBuildResponseCacheKey } from '@envelop/response-cache';
+import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
+import type { ExecutionResult } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type pg from 'pg';
+import client from 'prom-client';
+import { viewerForRequest } from '../auth/request-auth.ts';
+import { visibilityScope } from '../auth/rules.ts';
+import type { Logger } from '../observability/logger.ts';
+import { Broadcaster } from './broadcast.ts';
+import { MemoryStore } from './memory-store.ts';
+import { RedisStore } from './redis-store.ts';
+import type { TaggedStore } from './store.ts';
+import { entityTag } from './tags.ts';
+
+export interface CacheSettings {
+  mode: 'off' | 'memory' | 'redis';
+  redisUrl: string | undefined;
+  /** Key prefix in Redis, so deployments (or test runs) can share one server. */
+  redisPrefix: string;
+  ttlMs: { default: number; post: number; project: number; client: number; dashboard: number };
+  maxEntries: number;
+  maxBytes: number;
+  /** Send `extensions.responseCache` to every caller (development). */
+  exposeMetadata: boolean;
+}
+
+export interface CacheStats {
+  mode: string;
+  hits: number;
+  misses: number;
+  hitRate: number | null;
+  entries: number;
+  bytes: number;
+  evictions: number;
+  invalidations: number;
+  skippedStale: number;
+}
+
+interface KeyState {
+  tags: Set<string>;
+  /** Invalidation epoch when the earliest in-flight computation of this key started. */
+  epoch: number;
+  inflight: number;
+}
+
+const RECENT_INVALIDATIONS = 4096;
+const MAX_TRACKED_KEYS = 50_000;
+
+export class ResponseCache {
+  readonly store: TaggedStore;
+  readonly instanceId = randomUUID();
+  #epoch = 0;
+  #recent: { epoch: number; tags: Set<string> }[] = [];
+  readonly #keys = new Map<string, KeyState>();
+  readonly #keyByRequest = new WeakMap<Request, string>();
+  #broadcaster: Broadcaster | null = null;
+  #hits = 0;
+  #misses = 0;
+  #invalidations = 0;
+  #skippedStale = 0;
+  readonly #metrics: {
+    requests: client.Counter<'operation' | 'result'>;
+    invalidations: client.Counter<'type'>;
+  };
+
+  constructor(
+    readonly settings: CacheSettings,
+    readonly logger: Logger,
+    registry: client.Registry,
+  ) {
+    this.store =
+      settings.mode === 'redis' && settings.redisUrl
+        ? new RedisStore(settings.redisUrl, settings.redisPrefix)
+        : new MemoryStore(settings.maxEntries, settings.maxBytes);
+    this.#metrics = {
+      requests: new client.Counter({
+        name: 'postline_response_cache_requests_total',
+        help: 'Cacheable query executions by operation and result (hit or miss)',
+        labelNames: ['operation', 'result'] as const,
+        registers: [registry],
+      }),
+      invalidations: new client.Counter({
+        name: 'postline_response_cache_invalidations_total',
+        help: 'Cache tags invalidated, by type',
+        labelNames: ['type'] as const,
+        registers: [registry],
+      }),
+    };
+    const self = this;
+    new client.Gauge({
+      name: 'postline_response_cache_entries',
+      help: 'Entries in the response cache store',
+      registers: [registry],
+      async collect() {
+        this.set((await self.store.stats().catch(() => ({ entries: 0 }))).entries);
+      },
+    });
+    new client.Gauge({
+      name: 'postline_response_cache_bytes',
+      help: 'Bytes held by the response cache store (Redis: used_memory)',
+      registers: [registry],
+      async collect() {
+        this.set((await self.store.stats().catch(() => ({ bytes: 0 }))).bytes);
+      },
+    });
+    new client.Gauge({
+      name: 'postline_response_cache_evictions',
+      help: 'Entries evicted to stay within bounds',
+      registers: [registry],
+      async collect() {
+        this.set((await self.store.stats().catch(() => ({ evictions: 0 }))).evictions);
+      },
+    });
+    new client.Counter({
+      name: 'postline_response_cache_skipped_stale_total',
+      help: 'Responses not stored because an overlapping write happened while computing them',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(self.#skippedStale);
+      },
+    });
+  }
+
+  /** Listens for invalidations from other processes (in-memory store only). */
+  async listen(connectionString: string, pool: pg.Pool): Promise<void> {
+    this.#broadcaster = new Broadcaster(pool, this.instanceId, this.logger);
+    if (this.store.kind === 'memory') {
+      await this.#broadcaster.listen(connectionString, (tags) => this.#invalidateLocal(tags));
+    }
+  }
+
+  /** Clears every entry carrying one of the tags, here and (memory store) in other processes. */
+  async invalidate(tags: Iterable<string>): Promise<void> {
+    const list = [...new Set(tags)];
+    if (list.length === 0) return;
+    await this.#invalidateLocal(list);
+    if (this.store.kind === 'memory') await this.#broadcaster?.publish(list);
+  }
+
+  async #invalidateLocal(tags: string[]): Promise<void> {
+    this.#epoch += 1;
+    this.#recent.push({ epoch: this.#epoch, tags: new Set(tags) });
+    if (this.#recent.length > RECENT_INVALIDATIONS) this.#recent.shift();
+    this.#invalidations += tags.length;
+    for (const tag of tags) this.#metrics.invalidations.inc({ type: tagType(tag) });
+    try {
+      await this.store.invalidate(tags);
+    } catch (err) {
+      this.logger.error({ err, tags }, 'response cache invalidation failed');
+    }
+  }
+
+  /** Called by list resolvers: the response being computed for `request` depends on `tags`. */
+  recordTags(request: Request, tags: readonly string[]): void {
+    const key = this.#keyByRequest.get(request);
+    const state = key ? this.#keys.get(key) : undefined;
+    if (state) for (const t of tags) state.tags.add(t);
+  }
+
+  #startKey(request: Request, key: string): void {
+    this.#keyByRequest.set(request, key);
+    let state = this.#keys.get(key);
+    if (state) {
+      this.#keys.delete(key);
+    } else {
+      state = { tags: new Set(), epoch: this.#epoch, inflight: 0 };
+    }
+    if (state.inflight === 0) state.epoch = this.#epoch;
+    state.inflight += 1;
+    this.#keys.set(key, state);
+    while (this.#keys.size > MAX_TRACKED_KEYS) {
+      const oldest = this.#keys.keys().next().value;
+      if (oldest === undefined) break;
+      this.#keys.delete(oldest);
+    }
+  }
+
+  #endKey(request: Request): void {
+    const key = this.#keyByRequest.get(request);
+    const state = key ? this.#keys.get(key) : undefined;
+    if (state && state.inflight > 0) state.inflight -= 1;
+  }
+
+  /** True when an invalidation since `epoch` touched any of `tags`. */
+  #overlapsRecent(epoch: number, tags: Set<string>): boolean {
+    for (let i = this.#recent.length - 1; i >= 0; i--) {
+      const inv = this.#recent[i];
+      if (!inv || inv.epoch <= epoch) break;
+      for (const t of inv.tags) if (tags.has(t)) return true;
+    }
+    // Older than the ring remembers: be safe.
+    const oldest = this.#recent[0];
+    return (
+      oldest !== undefined &&
+      oldest.epoch > epoch + 1 &&
+      this.#recent.length >= RECENT_INVALIDATIONS
+    );
+  }
+
+  /** The `Cache` the envelop plugin talks to. */
+  #envelopCache() {
+    return {
+      get: async (key: string) => {
+        try {
+          return (await this.store.get(key)) ?? null;
+        } catch (err) {
+          this.logger.warn({ err }, 'response cache read failed; executing instead');
+          return null;
+        }
+      },
+      set: async (
+        key: string,
+        result: ExecutionResult,
+        entities: Iterable<{ typename: string; id?: string | number }>,
+        ttl: number,
+      ) => {
+        const state = this.#keys.get(key);
+        const tags = new Set<string>(state?.tags ?? []);
+        for (const e of entities) {
+          tags.add(entityTag(e.typename, e.id));
+          tags.add(entityTag(e.typename));
+        }
+        if (!state || this.#overlapsRecent(state.epoch, tags)) {
+          this.#skippedStale += 1;
+          return;
+        }
+        try {
+          await this.store.set(key, result, tags, ttl);
+        } catch (err) {
+          this.logger.warn({ err }, 'response cache write failed');
+        }
+      },
+      invalidate: (entities: Iterable<{ typename: string; id?: string | number }>) =>
+        this.invalidate([...entities].map((e) => entityTag(e.typename, e.id))),
+    };
+  }
+
+  /** Plugins in order: the Yoga response cache, then hit/miss accounting and metadata policy. */
+  plugins(): Plugin[] {
+    const s = this.settings;
+    const operationByRequest = new WeakMap<Request, string>();
+    const cacheable = (request: Request) => {
+      const viewer = viewerForRequest(request);
+      // Profiling requests always execute so their profile is real.
+      return !!viewer && !request.headers.get('x-postline-profile');
+    };
+    const responseCache = useResponseCache({
+      cache: this.#envelopCache() as never,
+      ttl: s.ttlMs.default,
+      session: (request: Request) => visibilityScope(viewerForRequest(request) ?? null),
+      enabled: (request: Request) => cacheable(request),
+      buildResponseCacheKey: async (params) => {
+        const key = await defaultBuildResponseCacheKey(params);
+        const request = (params as { request?: Request }).request;
+        if (request) this.#startKey(request, key);
+        return key;
+      },
+      ttlPerSchemaCoordinate: {
+        'Query.viewer': 0,
+        'Query.systemStatus': 0,
+        'Query.backgroundJobs': 0,
+        BackgroundJob: 0,
+        Post: s.ttlMs.post,
+        Project: s.ttlMs.project,
+        Client: s.ttlMs.client,
+        Deliverable: s.ttlMs.project,
+        DashboardStats: s.ttlMs.dashboard,
+        'Query.dashboardStats': s.ttlMs.dashboard,
+      },
+      includeExtensionMetadata: true,
+    });
+
+    const accounting: Plugin = {
+      onParams({ params, request }) {
+        const name =
+          params.operationName ?? /(?:query|mutation)\s+(\w+)/.exec(params.query ?? '')?.[1];
+        operationByRequest.set(request, boundedLabel(name));
+      },
+      onResultProcess: ({ request, result, setResult }) => {
+        if (
+          Array.isArray(result) ||
+          !result ||
+          typeof result !== 'object' ||
+          !('data' in result || 'errors' in result)
+        ) {
+          return;
+        }
+        const r = result as ExecutionResult & Record<symbol, unknown>;
+        const meta = r.extensions?.responseCache as
+          | { hit?: boolean; didCache?: boolean }
+          | undefined;
+        if (meta && 'hit' in meta) {
+          const operation = operationByRequest.get(request) ?? 'anonymous';
+          if (meta.hit) {
+            this.#hits += 1;
+            this.#metrics.requests.inc({ operation, result: 'hit' });
+          } else {
+            this.#misses += 1;
+            this.#metrics.requests.inc({ operation, result: 'miss' });
+          }
+        }
+        const viewer = viewerForRequest(request);
+        if (r.extensions?.responseCache && !s.exposeMetadata && viewer?.role !== 'ADMIN') {
+          const { responseCache: _hidden, ...rest } = r.extensions;
+          setResult({ ...r, extensions: Object.keys(rest).length ? rest : undefined } as never);
+        }
+      },
+      onResponse: ({ request }) => {
+        this.#endKey(request);
+      },
+    };
+    return [responseCache, accounting];
+  }
+
+  async stats(): Promise<CacheStats> {
+    const store = await this.store.stats().catch(() => ({ entries: 0, bytes: 0, evictions: 0 }));
+    const total = this.#hits + this.#misses;
+    return {
+      mode: this.store.kind,
+      hits: this.#hits,
+      misses: this.#misses,
+      hitRate: total ? this.#hits / total : null,
+      ...store,
+      invalidations: this.#invalidations,
+      skippedStale: this.#skippedStale,
+    };
+  }
+
+  async close(): Promise<void> {
+    await this.#broadcaster?.close();
+    await this.store.close();
+  }
+}
+
+function tagType(tag: string): string {
+  if (tag.startsWith('L:')) return /^L:(\w+)/.exec(tag)?.[1] ?? 'list';
+  return tag.split(':')[0] ?? 'other';
+}
+
+const seenOperations = new Set<string>();
+/** Operation names as metric labels, bounded so clients cannot explode cardinality. */
+function boundedLabel(name: string | undefined): string {
+  if (!name || !/^\w{1,64}$/.test(name)) return 'anonymous';
+  if (seenOperations.has(name)) return name;
+  if (seenOperations.size >= 200) return 'other';
+  seenOperations.add(name);
+  return name;
+}
