@@ -3,13 +3,16 @@
  * Exported for tests, which call `app.yoga.fetch` so every plugin is exercised.
  */
 import { randomUUID } from 'node:crypto';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, getOperationAST } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import { authenticationPlugin, hasInvalidToken, viewerForRequest } from './auth/request-auth.ts';
+import { ResponseCache } from './cache/response-cache.ts';
 import type { Context, Services } from './context.ts';
 import { migrationStatus } from './db/migrations.ts';
 import { newQueryLog, runWithQueryLog } from './db/query-log.ts';
 import { serviceUnavailable } from './errors.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
+import { createProfiling, type Profiling } from './observability/profile.ts';
 import { schema } from './schema/index.ts';
 
 /** Errors that mean the database is unreachable or the pool is exhausted. */
@@ -36,7 +39,10 @@ export function isDatabaseUnavailable(err: unknown): boolean {
 export interface App {
   yoga: ReturnType<typeof createYoga<Record<string, unknown>, Context>>;
   metrics: Metrics;
+  /** Resolver/SQL profiles, slow-query log, OpenTelemetry export. */
+  profiling: Profiling;
   services: Services;
+  cache: ResponseCache | null;
 }
 
 interface ServerContext {
@@ -46,6 +52,11 @@ interface ServerContext {
 export function createApp(services: Services): App {
   const { config, logger, tokens, pool } = services;
   const metrics = createMetrics(pool);
+  const profiling = createProfiling({ config, logger, metrics });
+  const cache =
+    config.cache.mode === 'off' ? null : new ResponseCache(config.cache, logger, metrics.registry);
+  // Writers (mutations here, jobs running inline) clear cached responses through services.cache.
+  services.cache = cache;
 
   /** /ready, /metrics: answered before GraphQL handling. */
   const operationalEndpoints: Plugin = {
@@ -101,7 +112,9 @@ export function createApp(services: Services): App {
       (args.contextValue as Context & { queryLog?: typeof log }).queryLog = log;
       setExecuteFn((execArgs) => runWithQueryLog(log, () => executeFn(execArgs)));
       const started = performance.now();
-      const operation = args.operationName ?? 'anonymous';
+      // The document's operation name: clients often send a named query without `operationName`.
+      const operation =
+        getOperationAST(args.document, args.operationName)?.name?.value ?? 'anonymous';
       return {
         onExecuteDone({ result }) {
           const errors = 'errors' in result && result.errors?.length;
@@ -125,7 +138,26 @@ export function createApp(services: Services): App {
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
-        if (original instanceof GraphQLError && original.extensions?.code) return original;
+        // A variable that failed to coerce (unknown enum value, malformed date, missing input):
+        // graphql-js's message names the variable path; keep it, typed, naming that path.
+        const variable =
+          error instanceof GraphQLError && !error.path
+            ? /^Variable "\$(\w+)"(?: got invalid value .*? at "([^"]+)")?/s.exec(error.message)
+            : null;
+        if (variable && error instanceof GraphQLError) {
+          return new GraphQLError(error.message, {
+            nodes: error.nodes,
+            extensions: {
+              ...error.extensions,
+              code: 'BAD_USER_INPUT',
+              field: variable[2] ?? variable[1],
+            },
+          });
+        }
+        // Typed errors keep graphql-js's wrapper, which carries the field's path.
+        if (original instanceof GraphQLError && original.extensions?.code) {
+          return error instanceof GraphQLError ? error : original;
+        }
         if (error instanceof GraphQLError && !error.originalError) return error;
         if (isDatabaseUnavailable(original)) {
           return serviceUnavailable('The database is unavailable or busy; retry shortly');
@@ -136,20 +168,17 @@ export function createApp(services: Services): App {
     },
     context: async (initial: YogaInitialContext & ServerContext): Promise<Context> => {
       const requestId = initial.requestId ?? randomUUID();
-      const header = initial.request.headers.get('authorization');
-      let viewer = null;
-      if (header) {
-        const match = /^Bearer\s+(\S+)$/i.exec(header);
-        viewer = match?.[1] ? await tokens.verify(match[1]) : null;
-        if (!viewer) {
-          throw new GraphQLError('The token is invalid or expired; sign in again', {
-            extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
-          });
-        }
+      if (hasInvalidToken(initial.request)) {
+        throw new GraphQLError('The token is invalid or expired; sign in again', {
+          extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+        });
       }
+      const request = initial.request;
       return {
         ...services,
-        viewer,
+        viewer: viewerForRequest(request),
+        request,
+        recordCacheTags: cache ? (tags) => cache.recordTags(request, tags) : () => {},
         requestId,
         log: logger.child({ requestId }),
         loaders: new Map(),
@@ -157,10 +186,22 @@ export function createApp(services: Services): App {
     },
     // Order matters: operational endpoints answer first; timing wraps everything;
     // SQL attribution wraps execution.
-    plugins: [operationalEndpoints, requestTiming, sqlAttribution],
+    plugins: [
+      operationalEndpoints,
+      requestTiming,
+      // Verifies the bearer token before anything can answer from the cache.
+      authenticationPlugin(tokens),
+      // The response cache wraps execution: a hit skips everything below it.
+      ...(cache ? cache.plugins() : []),
+      sqlAttribution,
+      // After SQL attribution: it reads the request's query log, so only executed operations
+      // (never cache hits) are profiled; it adds `extensions.profile` after the cache stored
+      // the result, to a copy.
+      profiling.plugin,
+    ],
   });
 
-  return { yoga, metrics, services };
+  return { yoga, metrics, profiling, services, cache };
 }
 
 const DEFAULT_QUERY = `# Sign in first: run the login mutation, then add the header

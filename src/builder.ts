@@ -5,12 +5,14 @@
 import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
+import TracingPlugin from '@pothos/plugin-tracing';
 import { GraphQLError, Kind } from 'graphql';
 import { requireViewer, rowVisible, type VisibleRow } from './auth/rules.ts';
 import type { Context } from './context.ts';
 import { badInput } from './errors.ts';
 import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
+import { shouldTrace, traceResolver } from './observability/profile.ts';
 
 export const NODE_TYPES = new Set(['User', 'Client', 'Project', 'Post', 'Deliverable']);
 
@@ -27,7 +29,8 @@ export function decodeGlobalId(globalId: string, field = 'id'): { typename: stri
   if (
     sep < 1 ||
     (!NODE_TYPES.has(typename) && typename !== 'BackgroundJob') ||
-    !/^[1-9]\d{0,9}$/.test(id)
+    !/^[1-9]\d{0,9}$/.test(id) ||
+    Number(id) > 2_147_483_647 // ids are int4; a larger one would fail in SQL
   ) {
     throw badInput(field, `\`${field}\` is not a valid Postline ID`);
   }
@@ -74,9 +77,17 @@ export const builder = new SchemaBuilder<{
     DateTime: { Input: Date; Output: Date };
     Date: { Input: Date; Output: Date };
     ID: { Input: string; Output: string | number };
+    /** A file part of a GraphQL multipart request (input only; see schema/assets.ts). */
+    Upload: { Input: File; Output: never };
   };
 }>({
-  plugins: [PrismaPlugin, RelayPlugin],
+  // Tracing first, so its wrapper times everything the other plugins add to a resolver.
+  plugins: [TracingPlugin, PrismaPlugin, RelayPlugin],
+  tracing: {
+    default: shouldTrace,
+    wrap: (resolver, _options, field) =>
+      traceResolver(resolver, `${field.parentType}.${field.name}`),
+  },
   defaultFieldNullability: false,
   prisma: {
     client: (ctx) => ctx.prisma,

@@ -63,11 +63,14 @@ const envSchema = z.object({
 
   DB_POOL_SIZE: int(20, 1, 1000),
   DB_POOL_MAX_OVERFLOW: int(20, 0, 1000),
-  DB_POOL_IDLE_TIMEOUT_MS: int(30_000, 100),
-  DB_POOL_MAX_LIFETIME_S: int(3600, 0),
-  DB_POOL_ACQUIRE_TIMEOUT_MS: int(5000, 1),
-  DB_STATEMENT_TIMEOUT_MS: int(30_000, 0),
-  DB_APPLICATION_NAME: z.string().default('postline'),
+  DB_POOL_IDLE_TIMEOUT_MS: int(30_000, 100, 86_400_000),
+  DB_POOL_MAX_LIFETIME_S: int(3600, 0, 7 * 86_400),
+  DB_POOL_ACQUIRE_TIMEOUT_MS: int(5000, 1, 600_000),
+  DB_POOL_PRE_PING_IDLE_MS: int(1000, 0, 86_400_000),
+  DB_POOL_WAIT_WARN_MS: int(1000, 0, 600_000),
+  DB_POOL_SATURATION_WARN_S: int(30, 0, 86_400),
+  DB_STATEMENT_TIMEOUT_MS: int(30_000, 0, 86_400_000),
+  DB_APPLICATION_NAME: z.string().trim().min(1).max(63).default('postline'),
 
   JWT_SECRET: optionalString.refine(
     (v) => v === undefined || v.length >= 32,
@@ -76,8 +79,40 @@ const envSchema = z.object({
   JWT_TTL_S: int(12 * 3600, 60),
 
   GRAPHIQL: bool(true),
+
+  REDIS_URL: url(['redis', 'rediss']),
+  RESPONSE_CACHE: z.enum(['off', 'memory', 'redis']).optional(),
+  CACHE_TTL_S: int(300, 0, 86_400),
+  CACHE_TTL_POST_S: int(300, 0, 86_400),
+  CACHE_TTL_PROJECT_S: int(300, 0, 86_400),
+  CACHE_TTL_CLIENT_S: int(600, 0, 86_400),
+  CACHE_TTL_DASHBOARD_S: int(300, 0, 86_400),
+  CACHE_MAX_ENTRIES: int(10_000, 1, 10_000_000),
+  CACHE_MAX_BYTES: int(100 * 1024 * 1024, 1024),
+  CACHE_REDIS_PREFIX: z.string().trim().min(1).max(100).default('postline:rc:'),
   MAX_QUERY_DEPTH: int(12, 2, 100),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
+
+  WORKER_MODE: z.enum(['inline', 'separate']).default('inline'),
+  WORKER_CONCURRENCY: int(4, 1, 100),
+  WORKER_POOL_SIZE: int(8, 2, 200),
+  WORKER_POLL_INTERVAL_MS: int(2000, 10),
+  WORKER_HEARTBEAT_MS: int(5000, 50),
+  WORKER_STALE_MS: int(30_000, 200),
+  JOB_BACKOFF_BASE_MS: int(2000, 0),
+  JOB_BACKOFF_MAX_MS: int(3_600_000, 0),
+  STORAGE_DIR: optionalString,
+  UPLOAD_MAX_BYTES: int(10 * 1024 * 1024, 1),
+  SMTP_URL: url(['smtp', 'smtps']),
+  MAIL_FROM: z.string().default('Postline <no-reply@postline.dev>'),
+  MAIL_DIR: optionalString,
+  ANALYTICS_DEBOUNCE_MS: int(5000, 0),
+  ANALYTICS_CRONTAB: z.string().default('0 2 * * *'),
+
+  SLOW_QUERY_MS: int(100, 0),
+  SLOW_OPERATION_MS: int(500, 0),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http', 'https']),
+  OTEL_SERVICE_NAME: z.string().default('postline'),
 });
 
 export type Config = ReturnType<typeof loadConfig>;
@@ -95,6 +130,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
+  if (e.RESPONSE_CACHE === 'redis' && !e.REDIS_URL) {
+    throw new ConfigError('Invalid configuration:\n  RESPONSE_CACHE: "redis" needs REDIS_URL');
+  }
   if (production && !e.JWT_SECRET) {
     throw new ConfigError(
       'Invalid configuration:\n  JWT_SECRET: required in production (at least 32 characters)',
@@ -119,12 +157,57 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       acquireTimeoutMs: e.DB_POOL_ACQUIRE_TIMEOUT_MS,
       statementTimeoutMs: e.DB_STATEMENT_TIMEOUT_MS,
       applicationName: e.DB_APPLICATION_NAME,
+      prePingIdleMs: e.DB_POOL_PRE_PING_IDLE_MS,
+      waitWarnMs: e.DB_POOL_WAIT_WARN_MS,
+      saturationWarnS: e.DB_POOL_SATURATION_WARN_S,
+      logEvents: !production,
     },
     /** Outside production a per-process secret is generated: tokens die with the process. */
     jwtSecret: e.JWT_SECRET ?? randomBytes(32).toString('hex'),
     jwtTtlS: e.JWT_TTL_S,
     graphiql: e.GRAPHIQL && !production,
+    redisUrl: e.REDIS_URL,
+    /** Response cache (src/cache/); see docs/readme/cache.md. */
+    cache: {
+      mode: e.RESPONSE_CACHE ?? (e.REDIS_URL ? 'redis' : 'memory'),
+      redisUrl: e.REDIS_URL,
+      redisPrefix: e.CACHE_REDIS_PREFIX,
+      ttlMs: {
+        default: e.CACHE_TTL_S * 1000,
+        post: e.CACHE_TTL_POST_S * 1000,
+        project: e.CACHE_TTL_PROJECT_S * 1000,
+        client: e.CACHE_TTL_CLIENT_S * 1000,
+        dashboard: e.CACHE_TTL_DASHBOARD_S * 1000,
+      },
+      maxEntries: e.CACHE_MAX_ENTRIES,
+      maxBytes: e.CACHE_MAX_BYTES,
+      exposeMetadata: e.NODE_ENV === 'development',
+    } as const,
     maxQueryDepth: e.MAX_QUERY_DEPTH,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    /** Background jobs (src/jobs/); see docs/readme/jobs.md. */
+    jobs: {
+      mode: e.WORKER_MODE,
+      concurrency: e.WORKER_CONCURRENCY,
+      poolSize: Math.max(e.WORKER_POOL_SIZE, e.WORKER_CONCURRENCY + 2),
+      pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
+      heartbeatMs: e.WORKER_HEARTBEAT_MS,
+      staleMs: Math.max(e.WORKER_STALE_MS, e.WORKER_HEARTBEAT_MS * 3),
+      backoffBaseMs: e.JOB_BACKOFF_BASE_MS,
+      backoffMaxMs: e.JOB_BACKOFF_MAX_MS,
+      storageDir: e.STORAGE_DIR ?? `${e.DATA_DIR}/storage`,
+      uploadMaxBytes: e.UPLOAD_MAX_BYTES,
+      smtpUrl: e.SMTP_URL,
+      mailFrom: e.MAIL_FROM,
+      mailDir: e.MAIL_DIR ?? `${e.DATA_DIR}/mail`,
+      analyticsDebounceMs: e.ANALYTICS_DEBOUNCE_MS,
+      analyticsCrontab: e.ANALYTICS_CRONTAB,
+    },
+    /** Statements and operations slower than these are logged as warnings (0 = log all). */
+    slowQueryMs: e.SLOW_QUERY_MS,
+    slowOperationMs: e.SLOW_OPERATION_MS,
+    /** OTLP/HTTP endpoint for spans (operations, resolvers, SQL); unset = no export. */
+    otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    otelServiceName: e.OTEL_SERVICE_NAME,
   };
 }

@@ -5,10 +5,11 @@ import { TokenService } from './auth/tokens.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { locateDatabase } from './db/database.ts';
 import { applyMigrations } from './db/migrations.ts';
-import { createPool } from './db/pool.ts';
+import { connectionDemands, createPool, verifyConnectionBudget } from './db/pool.ts';
 import { createPrisma } from './db/prisma.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedIfEmpty } from './db/seed.ts';
 import { createLogger } from './observability/logger.ts';
+import { installWorkerSchema, startJobRunner } from './jobs/runner.ts';
 import { setCursorSecret } from './schema/connection.ts';
 
 async function main() {
@@ -26,10 +27,24 @@ async function main() {
   const db = await locateDatabase(config, (line) => logger.debug({ postgres: line }));
   if (db.embedded) logger.info('embedded PostgreSQL started (data in %s)', config.dataDir);
 
+  try {
+    await verifyConnectionBudget(db.url, connectionDemands(config));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      if (db.embedded) await db.embedded.stop().catch(() => {});
+      process.exit(78);
+    }
+    throw err;
+  }
+
   const applied = await applyMigrations(db.url);
   if (applied.length) logger.info({ applied }, 'migrations applied');
+  // graphile-worker's schema: mutations enqueue jobs even when the runners are separate.
+  await installWorkerSchema(db.url);
 
-  const pool = createPool(db.url, config.pool);
+  const pool = createPool(db.url, config.pool, logger);
+  await pool.warm();
   const prisma = createPrisma(pool);
   if (db.embedded && config.seedOnStart) {
     const seeded = await seedIfEmpty(pool, { posts: config.seedPosts, log: (m) => logger.info(m) });
@@ -39,6 +54,10 @@ async function main() {
   setCursorSecret(config.jwtSecret);
   const tokens = new TokenService(config.jwtSecret, config.jwtTtlS);
   const app = createApp({ config, pool, prisma, tokens, logger });
+  await app.cache?.listen(db.url, pool);
+  if (app.cache) logger.info({ store: app.cache.store.kind }, 'response cache on');
+  const jobs =
+    config.jobs.mode === 'inline' ? await startJobRunner(app.services, { databaseUrl: db.url }) : null;
   const server = createServer(app.yoga);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
@@ -65,7 +84,11 @@ async function main() {
     force.unref();
     server.closeIdleConnections();
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    // Stop taking jobs; running ones get the rest of the shutdown timeout to finish.
+    await jobs?.stop(config.shutdownTimeoutMs);
     app.metrics.stop();
+    await app.cache?.close().catch(() => {});
+    await app.profiling.stop().catch(() => {});
     await prisma.$disconnect().catch(() => {});
     await pool.end().catch(() => {});
     if (db.embedded) await db.embedded.stop().catch(() => {});

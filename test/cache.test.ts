@@ -254,6 +254,21 @@ describe('response cache', () => {
     expect(await second.text()).toBe('');
   });
 
+  it('shows statistics in systemStatus to admins only', async () => {
+    const q = '{ systemStatus { cache { mode hits misses hitRate entries bytes invalidations byOperation { operation hits misses } } } }';
+    const admin = await t.gql(q, {}, { as: ADMIN });
+    expect(admin.errors).toBeUndefined();
+    const cache = admin.data?.systemStatus.cache;
+    expect(cache.mode).toBe('memory');
+    expect(cache.hits).toBeGreaterThan(0);
+    expect(cache.hitRate).toBeGreaterThan(0);
+    expect(cache.entries).toBeGreaterThan(0);
+    expect(cache.byOperation).toContainEqual(expect.objectContaining({ operation: 'Feed' }));
+    const editor = await t.gql(q, {}, { as: EDITOR });
+    expect(editor.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+    expect(editor.data).toBeNull();
+  });
+
   it('reports hits and misses on /metrics', async () => {
     const res = await t.app.yoga.fetch('http://postline.test/metrics');
     const text = await res.text();

@@ -8,6 +8,7 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { type EmbeddedServer, quoteIdent, startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { applyMigrations } from '../src/db/migrations.ts';
+import { installWorkerSchema } from '../src/jobs/runner.ts';
 import { seed } from '../src/db/seed.ts';
 import { TEST_SEED } from './fixtures.ts';
 
@@ -47,6 +48,8 @@ export default async function setup(project: TestProject) {
   await admin.query(`CREATE DATABASE ${quoteIdent(templateDb)}`);
   const templateUrl = withDatabase(adminUrl, templateDb);
   await applyMigrations(templateUrl);
+  // graphile-worker's schema, so mutations that enqueue jobs work in every test database.
+  await installWorkerSchema(templateUrl);
   const pool = new pg.Pool({ connectionString: templateUrl, max: 2 });
   await seed(pool, TEST_SEED);
   await pool.end();

@@ -12,7 +12,7 @@ import { quoteIdent } from '../src/db/embedded.ts';
 import { createPool } from '../src/db/pool.ts';
 import { type PrismaClient, createPrisma } from '../src/db/prisma.ts';
 import { type QueryLog, onStatement } from '../src/db/query-log.ts';
-import { createLogger } from '../src/observability/logger.ts';
+import { createLogger, type Logger } from '../src/observability/logger.ts';
 import { setCursorSecret } from '../src/schema/connection.ts';
 import { PASSWORD } from './fixtures.ts';
 
@@ -77,16 +77,25 @@ export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
 export async function createTestApp(
   env: Record<string, string> = {},
-  opts: { url?: string } = {},
+  opts: { url?: string; logger?: Logger } = {},
 ): Promise<TestApp> {
   const url = opts.url ?? (await cloneTemplate());
-  const config = loadConfig({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, DATABASE_URL: url, ...env });
+  // The response cache is off unless a test asks for it (RESPONSE_CACHE: 'memory' | 'redis'):
+  // most tests write through SQL directly and must read what they wrote.
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    JWT_SECRET: TEST_SECRET,
+    DATABASE_URL: url,
+    RESPONSE_CACHE: 'off',
+    ...env,
+  });
   const pool = createPool(url, { ...config.pool, size: Math.min(config.pool.size, 5) });
   const prisma = createPrisma(pool);
   setCursorSecret(config.jwtSecret);
   const tokens = new TokenService(config.jwtSecret, config.jwtTtlS);
-  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const logger = opts.logger ?? createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
   const app = createApp({ config, pool, prisma, tokens, logger });
+  await app.cache?.listen(url, pool);
   const tokenCache = new Map<string, string>();
   let statements: { sql: string; durationMs: number; log: QueryLog | undefined }[] = [];
   const stopListening = onStatement((record, log) => {
@@ -146,6 +155,8 @@ export async function createTestApp(
     async close() {
       stopListening();
       app.metrics.stop();
+      await app.profiling.stop();
+      await app.cache?.close();
       await prisma.$disconnect().catch(() => {});
       await pool.end().catch(() => {});
     },
@@ -154,8 +165,11 @@ export async function createTestApp(
 }
 
 /** One app per test file, closed after the file's tests. */
-export async function useTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const t = await createTestApp(env);
+export async function useTestApp(
+  env: Record<string, string> = {},
+  opts: { logger?: Logger } = {},
+): Promise<TestApp> {
+  const t = await createTestApp(env, opts);
   afterAll(() => t.close());
   return t;
 }

@@ -62,6 +62,9 @@ export function rowVisible(viewer: Viewer, typename: string, row: VisibleRow): b
     case 'User':
       // Staff appear as authors and assignees; other clients' users never.
       return row.role !== 'CLIENT' || row.clientId === viewer.clientId;
+    case 'BackgroundJob':
+      // Jobs are the agency's own machinery; client users never see them.
+      return false;
     default:
       return row.clientId === viewer.clientId;
   }

@@ -49,6 +49,8 @@ export interface CacheStats {
   evictions: number;
   invalidations: number;
   skippedStale: number;
+  byOperation: { operation: string; hits: number; misses: number }[];
+  invalidationsByType: { type: string; count: number }[];
 }
 
 interface KeyState {
@@ -73,6 +75,8 @@ export class ResponseCache {
   #misses = 0;
   #invalidations = 0;
   #skippedStale = 0;
+  readonly #byOperation = new Map<string, { hits: number; misses: number }>();
+  readonly #invalidationsByType = new Map<string, number>();
   readonly #metrics: {
     requests: client.Counter<'operation' | 'result'>;
     invalidations: client.Counter<'type'>;
@@ -158,7 +162,11 @@ export class ResponseCache {
     this.#recent.push({ epoch: this.#epoch, tags: new Set(tags) });
     if (this.#recent.length > RECENT_INVALIDATIONS) this.#recent.shift();
     this.#invalidations += tags.length;
-    for (const tag of tags) this.#metrics.invalidations.inc({ type: tagType(tag) });
+    for (const tag of tags) {
+      const type = tagType(tag);
+      this.#metrics.invalidations.inc({ type });
+      this.#invalidationsByType.set(type, (this.#invalidationsByType.get(type) ?? 0) + 1);
+    }
     try {
       await this.store.invalidate(tags);
     } catch (err) {
@@ -307,6 +315,10 @@ export class ResponseCache {
           | undefined;
         if (meta && 'hit' in meta) {
           const operation = operationByRequest.get(request) ?? 'anonymous';
+          const counts = this.#byOperation.get(operation) ?? { hits: 0, misses: 0 };
+          this.#byOperation.set(operation, counts);
+          if (meta.hit) counts.hits += 1;
+          else counts.misses += 1;
           if (meta.hit) {
             this.#hits += 1;
             this.#metrics.requests.inc({ operation, result: 'hit' });
@@ -339,6 +351,8 @@ export class ResponseCache {
       ...store,
       invalidations: this.#invalidations,
       skippedStale: this.#skippedStale,
+      byOperation: [...this.#byOperation].map(([operation, c]) => ({ operation, ...c })),
+      invalidationsByType: [...this.#invalidationsByType].map(([type, count]) => ({ type, count })),
     };
   }
 

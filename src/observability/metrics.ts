@@ -3,6 +3,7 @@
 import type pg from 'pg';
 import client from 'prom-client';
 import { onStatement } from '../db/query-log.ts';
+import { registerPoolMetrics } from './pool-metrics.ts';
 
 export interface Metrics {
   registry: client.Registry;
@@ -45,18 +46,7 @@ export function createMetrics(pool: pg.Pool): Metrics {
     buckets: [0, 1, 2, 3, 4, 6, 8, 12, 16, 32, 64],
     registers: [registry],
   });
-  new client.Gauge({
-    name: 'postline_db_pool_connections',
-    help: 'Connections in the API pool by state',
-    labelNames: ['state'] as const,
-    registers: [registry],
-    collect() {
-      this.set({ state: 'total' }, pool.totalCount);
-      this.set({ state: 'idle' }, pool.idleCount);
-      this.set({ state: 'in_use' }, pool.totalCount - pool.idleCount);
-      this.set({ state: 'waiting' }, pool.waitingCount);
-    },
-  });
+  const stopPoolMetrics = registerPoolMetrics(registry, pool);
   const unsubscribe = onStatement((record) => {
     sqlDuration.observe({ verb: verbOf(record.sql) }, record.durationMs / 1000);
   });
@@ -66,6 +56,9 @@ export function createMetrics(pool: pg.Pool): Metrics {
     graphqlDuration,
     sqlDuration,
     statementsPerRequest,
-    stop: unsubscribe,
+    stop() {
+      unsubscribe();
+      stopPoolMetrics();
+    },
   };
 }

@@ -1,6 +1,8 @@
 import { clientScope, MANAGERS, requireRole, requireViewer } from '../auth/rules.ts';
 import { builder, OrderDirection } from '../builder.ts';
 import type { Context } from '../context.ts';
+import { listTags } from '../cache/tags.ts';
+import { announceWrites } from '../cache/writes.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput, notFound } from '../errors.ts';
 import type { ListSpec } from './connection.ts';
@@ -86,6 +88,7 @@ builder.queryField('clients', (t) =>
           where,
           findMany: (ids, query) =>
             ctx.prisma.client.findMany({ ...query, where: { id: { in: ids } } }),
+          cacheTags: listTags('Client', {}),
         }) as never;
       },
     },
@@ -142,6 +145,7 @@ builder.relayMutationField(
       const client = await uniqueSlug(() =>
         ctx.prisma.client.create({ ...payloadQuery(ctx, info, 'client'), data }),
       );
+      await announceWrites(ctx, [{ typename: 'Client', id: client.id, states: [{}] }]);
       return { client };
     },
   },
@@ -174,6 +178,7 @@ builder.relayMutationField(
           data,
         }),
       );
+      await announceWrites(ctx, [{ typename: 'Client', id: client.id, states: [{}] }]);
       return { client };
     },
   },
@@ -192,6 +197,7 @@ builder.relayMutationField(
         where: { id: existing.id },
         data: { status: 'ARCHIVED' },
       });
+      await announceWrites(ctx, [{ typename: 'Client', id: client.id, states: [{}] }]);
       return { client };
     },
   },

@@ -9,6 +9,12 @@
  * second only runs when the first runs out. Nested lists (`project.posts`) load every
  * parent's page in one statement through a LATERAL join, batched per request.
  *
+ * `pageInfo` is exact in both directions: besides the page (fetched with one row more than
+ * asked, which answers "is there more ahead"), the same statement probes the other side of the
+ * cursor with a LIMIT 1 index probe per segment (`EXISTS`), so `hasPreviousPage` (forward) and
+ * `hasNextPage` (backward) are right even after the rows before the cursor were deleted.
+ * `offset` (<= 1000) is applied on the fetched rows, so skipped rows also count as "behind".
+ *
  * The page's ids are then loaded with Prisma, using the selection Pothos plans from the
  * GraphQL query, so relations under `edges.node` are fetched in a constant number of queries.
  */
@@ -49,14 +55,14 @@ export interface PageArgs {
 
 export type Direction = 'ASC' | 'DESC';
 
-interface CursorPayload {
+export interface CursorPayload {
   /** list binding: list name, order field, direction, parent */
   b: string;
   v: string | number | null;
   i: number;
 }
 
-interface Request {
+export interface PageRequest {
   spec: ListSpec;
   orderField: string;
   direction: Direction;
@@ -67,7 +73,7 @@ interface Request {
   parentColumn?: string;
 }
 
-interface PlannedPage {
+export interface PlannedPage {
   limit: number;
   offset: number;
   /** Direction the SQL walks in: the requested one, reversed for `last`. */
@@ -107,13 +113,14 @@ export function encodeCursor(payload: CursorPayload): string {
 
 function decodeCursor(cursor: string, argName: string, binding: string): CursorPayload {
   const [body, mac, extra] = cursor.split('.');
-  const expected = body ? sign(body) : '';
+  const expected = Buffer.from(body ? sign(body) : '');
+  const given = Buffer.from(mac ?? '');
+  // Lengths are compared on bytes: a multi-byte character must not reach timingSafeEqual.
   if (
     !body ||
-    !mac ||
     extra !== undefined ||
-    mac.length !== expected.length ||
-    !timingSafeEqual(Buffer.from(mac), Buffer.from(expected))
+    given.length !== expected.length ||
+    !timingSafeEqual(given, expected)
   ) {
     throw badInput(argName, `\`${argName}\` is not a valid cursor`);
   }
@@ -121,13 +128,13 @@ function decodeCursor(cursor: string, argName: string, binding: string): CursorP
   if (payload.b !== binding) {
     throw badInput(
       argName,
-      `\`${argName}\` is a cursor from another list or sort order; request the first page again`,
+      `\`${argName}\` is a cursor from another list, parent or sort order; request the first page again`,
     );
   }
   return payload;
 }
 
-function planPage(req: Request, parentKey: string | number | null): PlannedPage {
+export function planPage(req: PageRequest, parentKey: string | number | null): PlannedPage {
   const { args } = req;
   const binding = `${req.spec.name}|${parentKey ?? ''}|${req.orderField}|${req.direction}`;
   if (args.first != null && args.last != null) {
@@ -135,6 +142,13 @@ function planPage(req: Request, parentKey: string | number | null): PlannedPage 
   }
   if (args.after != null && args.before != null) {
     throw badInput('after', 'Pass either `after` or `before`, not both');
+  }
+  // `first` + `before` / `last` + `after` would silently ignore the cursor: refuse them.
+  if (args.before != null && args.first != null) {
+    throw badInput('before', '`before` pages backward: pass it with `last`, not `first`');
+  }
+  if (args.after != null && args.last != null) {
+    throw badInput('after', '`after` pages forward: pass it with `first`, not `last`');
   }
   for (const name of ['first', 'last'] as const) {
     const n = args[name];
@@ -150,14 +164,16 @@ function planPage(req: Request, parentKey: string | number | null): PlannedPage 
       `\`offset\` is limited to ${MAX_OFFSET}; page further with \`after\`/\`before\` cursors, which cost the same at any depth`,
     );
   }
-  const backward = args.last != null || (args.before != null && args.first == null);
+  const backward = args.last != null || args.before != null;
   const limit = (backward ? args.last : args.first) ?? DEFAULT_PAGE_SIZE;
   const rawCursor = backward ? args.before : args.after;
   const cursorArg = backward ? 'before' : 'after';
   const cursor = rawCursor != null ? decodeCursor(rawCursor, cursorArg, binding) : null;
-  const walk: Direction = backward ? (req.direction === 'ASC' ? 'DESC' : 'ASC') : req.direction;
+  const walk: Direction = backward ? reverse(req.direction) : req.direction;
   return { limit, offset, walk, backward, cursor, binding };
 }
+
+const reverse = (d: Direction): Direction => (d === 'ASC' ? 'DESC' : 'ASC');
 
 const castOf: Record<SortType, string> = {
   timestamptz: 'timestamptz',
@@ -178,72 +194,111 @@ function cursorValue(sort: SortKey, v: unknown): string | number | null {
   return v as string | number;
 }
 
-/**
- * SQL returning `id, k` of one page in walk order: UNION ALL of index-range segments.
- * `extra` is ANDed to every segment (the parent condition for nested lists).
- */
-function pageSql(req: Request, plan: PlannedPage, extra: Prisma.Sql | null): Prisma.Sql {
+function sortOf(req: PageRequest): SortKey {
   const sort = req.spec.orders[req.orderField];
   if (!sort) throw new Error(`unknown order ${req.orderField}`);
+  return sort;
+}
+
+/**
+ * The index ranges (UNION ALL parts, numbered in walk order) holding the rows strictly after
+ * `cursor` when walking in `walk` order, or at-or-after it when `inclusive`; each part is
+ * `ORDER BY key, id` in walk order with its own LIMIT.
+ */
+function segments(
+  req: PageRequest,
+  walk: Direction,
+  cursor: CursorPayload | null,
+  inclusive: boolean,
+  take: number,
+  extra: Prisma.Sql | null,
+): Prisma.Sql[] {
+  const sort = sortOf(req);
   const col = Prisma.sql`t.${ident(sort.column)}`;
   const table = ident(req.spec.table);
-  const dir = Prisma.raw(plan.walk);
-  const cmp = Prisma.raw(plan.walk === 'ASC' ? '>' : '<');
+  const dir = Prisma.raw(walk);
+  const cmp = Prisma.raw((walk === 'ASC' ? '>' : '<') + (inclusive ? '=' : ''));
   const cast = Prisma.raw(castOf[sort.type]);
   const base = extra ? [...req.where, extra] : req.where;
-  const take = plan.limit + 1 + plan.offset;
 
   let segmentNo = 0;
   const segment = (conds: Prisma.Sql[]) => {
     const all = [...base, ...conds];
     const whereSql = all.length ? Prisma.sql`WHERE ${Prisma.join(all, ' AND ')}` : Prisma.empty;
     const n = segmentNo++;
-    return Prisma.sql`(SELECT ${n}::int4 AS seg, t.id, ${col} AS k FROM ${table} t ${whereSql} ORDER BY ${col} ${dir}, t.id ${dir} LIMIT ${take})`;
+    return Prisma.sql`(SELECT ${Prisma.raw(String(n))}::int4 AS seg, t.id, ${col} AS k FROM ${table} t ${whereSql} ORDER BY ${col} ${dir}, t.id ${dir} LIMIT ${take})`;
   };
-
-  const c = plan.cursor;
-  const parts: Prisma.Sql[] = [];
+  const c = cursor;
   if (!sort.nullable) {
-    parts.push(
-      segment(c ? [Prisma.sql`(${col}, t.id) ${cmp} (${c.v}::${cast}, ${c.i}::int4)`] : []),
-    );
-  } else {
-    // Nulls are the largest values: last when walking ASC, first when walking DESC.
-    const nonNull = () =>
-      segment([
-        Prisma.sql`${col} IS NOT NULL`,
-        ...(c && c.v !== null
-          ? [Prisma.sql`(${col}, t.id) ${cmp} (${c.v}::${cast}, ${c.i}::int4)`]
-          : []),
-      ]);
-    const nulls = () =>
-      segment([
-        Prisma.sql`${col} IS NULL`,
-        ...(c && c.v === null ? [Prisma.sql`t.id ${cmp} ${c.i}::int4`] : []),
-      ]);
-    if (plan.walk === 'ASC') {
-      if (!c || c.v !== null) parts.push(nonNull());
-      parts.push(nulls());
-    } else {
-      if (!c || c.v === null) parts.push(nulls());
-      parts.push(nonNull());
-    }
+    return [segment(c ? [Prisma.sql`(${col}, t.id) ${cmp} (${c.v}::${cast}, ${c.i}::int4)`] : [])];
   }
-  // Each segment is an index range with its own LIMIT; the outer sort sees at most
-  // (segments x take) rows, never the table.
-  return Prisma.sql`SELECT seg.id, seg.k FROM (${Prisma.join(parts, ' UNION ALL ')}) seg
-    ORDER BY seg.seg, seg.k ${dir}, seg.id ${dir} LIMIT ${plan.limit + 1} OFFSET ${plan.offset}`;
+  // Nulls are the largest values: last when walking ASC, first when walking DESC.
+  const nonNull = () =>
+    segment([
+      Prisma.sql`${col} IS NOT NULL`,
+      ...(c && c.v !== null
+        ? [Prisma.sql`(${col}, t.id) ${cmp} (${c.v}::${cast}, ${c.i}::int4)`]
+        : []),
+    ]);
+  const nulls = () =>
+    segment([
+      Prisma.sql`${col} IS NULL`,
+      ...(c && c.v === null ? [Prisma.sql`t.id ${cmp} ${c.i}::int4`] : []),
+    ]);
+  const parts: Prisma.Sql[] = [];
+  if (walk === 'ASC') {
+    if (!c || c.v !== null) parts.push(nonNull());
+    parts.push(nulls());
+  } else {
+    if (!c || c.v === null) parts.push(nulls());
+    parts.push(nonNull());
+  }
+  return parts;
 }
 
-function finish(req: Request, plan: PlannedPage, rows: PageRow[]): PageResult {
-  const sort = req.spec.orders[req.orderField] as SortKey;
-  const more = rows.length > plan.limit;
-  const page = rows.slice(0, plan.limit);
+/**
+ * SQL of one page: rows `id, k` in walk order (LIMIT limit + 1 + offset; the caller drops
+ * the offset), each with `e`: whether a row exists on the other side of the cursor (the
+ * cursor row included), so `hasPreviousPage` (forward) / `hasNextPage` (backward) are exact.
+ * That probe is one LIMIT 1 index probe per segment. With a cursor the statement always
+ * returns a row (id NULL when the page is empty) so the probe is not lost.
+ * `extra` is ANDed to every segment (the parent condition for nested lists).
+ */
+export function pageSql(req: PageRequest, plan: PlannedPage, extra: Prisma.Sql | null): Prisma.Sql {
+  const take = plan.limit + 1 + plan.offset;
+  const parts = segments(req, plan.walk, plan.cursor, false, take, extra);
+  const dir = Prisma.raw(plan.walk);
+  // Each segment is an index range with its own LIMIT; the outer sort sees at most
+  // (segments x take) rows, never the table.
+  const page = Prisma.sql`SELECT seg.id, seg.k FROM (${Prisma.join(parts, ' UNION ALL ')}) seg
+    ORDER BY seg.seg, seg.k ${dir}, seg.id ${dir} LIMIT ${take}`;
+  if (!plan.cursor) return Prisma.sql`SELECT x.id, x.k, false AS e FROM (${page}) x`;
+  const behind = segments(req, reverse(plan.walk), plan.cursor, true, 1, extra);
+  return Prisma.sql`SELECT x.id, x.k, pr.e FROM (SELECT EXISTS (${Prisma.join(behind, ' UNION ALL ')}) AS e) pr
+    LEFT JOIN LATERAL (${page}) x ON true`;
+}
+
+interface SqlRow {
+  id: number | null;
+  k: unknown;
+  e: boolean;
+}
+
+function finish(req: PageRequest, plan: PlannedPage, sqlRows: SqlRow[]): PageResult {
+  const sort = sortOf(req);
+  const behind = sqlRows.some((r) => r.e);
+  const rows: PageRow[] = [];
+  for (const r of sqlRows) if (r.id !== null) rows.push({ id: r.id, k: r.k });
+  const skipped = Math.min(plan.offset, rows.length);
+  const ahead = rows.slice(plan.offset);
+  const more = ahead.length > plan.limit;
+  const page = ahead.slice(0, plan.limit);
   if (plan.backward) page.reverse();
+  const before = behind || skipped > 0;
   return {
     rows: page,
-    hasNextPage: plan.backward ? plan.cursor !== null : more,
-    hasPreviousPage: plan.backward ? more : plan.cursor !== null || plan.offset > 0,
+    hasNextPage: plan.backward ? before : more,
+    hasPreviousPage: plan.backward ? more : before,
     binding: plan.binding,
     sort,
   };
@@ -254,25 +309,22 @@ export function rowCursor(result: PageResult, row: PageRow): string {
 }
 
 /** One page of a top-level list. */
-export async function loadPage(ctx: Context, req: Request): Promise<PageResult> {
+export async function loadPage(ctx: Context, req: PageRequest): Promise<PageResult> {
   const plan = planPage(req, null);
-  if (plan.limit === 0) return finish(req, plan, []);
-  const rows = await ctx.prisma.$queryRaw<PageRow[]>(pageSql(req, plan, null));
+  const rows = await ctx.prisma.$queryRaw<SqlRow[]>(pageSql(req, plan, null));
   return finish(req, plan, rows);
 }
 
 /** Pages of a nested list for many parents in one statement (LATERAL join). */
 export async function loadNestedPages(
   ctx: Context,
-  req: Request,
+  req: PageRequest,
   parentIds: readonly number[],
 ): Promise<PageResult[]> {
   if (!req.parentColumn) throw new Error('nested list without parentColumn');
   const plans = parentIds.map((id) => planPage(req, id));
-  const first = plans[0];
-  if (!first || first.limit === 0) return plans.map((p) => finish(req, p, []));
   // Cursors differ per parent only in their binding; the page shape is shared.
-  const byParent = new Map<number, PageRow[]>();
+  const byParent = new Map<number, SqlRow[]>();
   const extra = Prisma.sql`t.${ident(req.parentColumn)} = p.parent_id`;
   const groups = new Map<string, number[]>();
   for (const [i, plan] of plans.entries()) {
@@ -283,13 +335,13 @@ export async function loadNestedPages(
   }
   for (const ids of groups.values()) {
     const plan = plans[parentIds.indexOf(ids[0] as number)] as PlannedPage;
-    const rows = await ctx.prisma.$queryRaw<(PageRow & { parent_id: number })[]>(
-      Prisma.sql`SELECT p.parent_id, x.id, x.k FROM unnest(${ids}::int4[]) AS p(parent_id)
+    const rows = await ctx.prisma.$queryRaw<(SqlRow & { parent_id: number })[]>(
+      Prisma.sql`SELECT p.parent_id, x.id, x.k, x.e FROM unnest(${ids}::int4[]) AS p(parent_id)
         CROSS JOIN LATERAL (${pageSql(req, plan, extra)}) x`,
     );
     for (const r of rows) {
       const list = byParent.get(r.parent_id) ?? [];
-      list.push({ id: r.id, k: r.k });
+      list.push(r);
       byParent.set(r.parent_id, list);
     }
   }

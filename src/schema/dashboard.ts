@@ -1,5 +1,7 @@
 import { clientScope, requireViewer } from '../auth/rules.ts';
 import { builder } from '../builder.ts';
+import type { Context } from '../context.ts';
+import { listTags } from '../cache/tags.ts';
 import { Prisma } from '../db/prisma.ts';
 import { notFound } from '../errors.ts';
 import { PlatformEnum, PostStatusEnum, ProjectStatusEnum } from './enums.ts';
@@ -12,6 +14,42 @@ interface Stats {
   projectsByStatus: { status: string; count: number }[];
   overdueDeliverables: number;
   postsScheduledNext7Days: number;
+}
+
+type PostCounts =
+  | { live: { status: string; platform: string; n: number }[]; byStatus?: never; byPlatform?: never }
+  | { live: never[]; byStatus: Map<string, number>; byPlatform: Map<string, number> };
+
+/**
+ * Posts by status and by platform. From today's `analytics_daily` rollup (computeAnalytics)
+ * when it is provably current for the scope: a row for every project, computed after the
+ * latest post write, and the same number of posts (which catches deletes and moves out);
+ * otherwise counted live.
+ */
+async function postCounts(ctx: Context, byClient: Prisma.Sql): Promise<PostCounts> {
+  const today = Prisma.sql`day = (now() AT TIME ZONE 'UTC')::date`;
+  const [check] = await ctx.prisma.$queryRaw<{ fresh: boolean | null }[]>(
+    Prisma.sql`WITH r AS (SELECT count(*)::int4 AS n, min(computed_at) AS at, coalesce(sum(posts_total), 0)::int4 AS total
+        FROM analytics_daily WHERE ${today} AND ${byClient})
+      SELECT r.n > 0 AND r.n = (SELECT count(*)::int4 FROM projects WHERE ${byClient})
+        AND r.at >= coalesce((SELECT max(updated_at) FROM posts WHERE ${byClient}), '-infinity'::timestamptz)
+        AND r.total = (SELECT count(*)::int4 FROM posts WHERE ${byClient}) AS fresh FROM r`,
+  );
+  if (check?.fresh) {
+    const rows = await ctx.prisma.$queryRaw<{ dim: string; k: string; n: number }[]>(
+      Prisma.sql`SELECT 's' AS dim, e.k, sum(e.v::int4)::int4 AS n FROM analytics_daily a,
+          jsonb_each_text(a.posts_by_status) AS e(k, v) WHERE ${today} AND ${byClient} GROUP BY 2
+        UNION ALL
+        SELECT 'p' AS dim, e.k, sum(e.v::int4)::int4 AS n FROM analytics_daily a,
+          jsonb_each_text(a.posts_by_platform) AS e(k, v) WHERE ${today} AND ${byClient} GROUP BY 2`,
+    );
+    const pick = (dim: string) => new Map(rows.filter((r) => r.dim === dim && r.n > 0).map((r) => [r.k, r.n]));
+    return { live: [], byStatus: pick('s'), byPlatform: pick('p') };
+  }
+  const live = await ctx.prisma.$queryRaw<{ status: string; platform: string; n: number }[]>(
+    Prisma.sql`SELECT status::text, platform::text, count(*)::int4 AS n FROM posts WHERE ${byClient} GROUP BY 1, 2`,
+  );
+  return { live };
 }
 
 const PostStatusCount = builder.objectRef<{ status: string; count: number }>('PostStatusCount');
@@ -65,11 +103,10 @@ builder.queryField('dashboardStats', (t) =>
         throw notFound('clientId', `No client with ID ${args.clientId}`);
       }
       const clientId = scope ?? asked ?? null;
+      ctx.recordCacheTags(listTags('Dashboard', { c: clientId }));
       const byClient = clientId === null ? Prisma.sql`TRUE` : Prisma.sql`client_id = ${clientId}`;
       const [posts, projects, overdue, scheduled] = await Promise.all([
-        ctx.prisma.$queryRaw<{ status: string; platform: string; n: number }[]>(
-          Prisma.sql`SELECT status::text, platform::text, count(*)::int4 AS n FROM posts WHERE ${byClient} GROUP BY 1, 2`,
-        ),
+        postCounts(ctx, byClient),
         ctx.prisma.$queryRaw<{ status: string; n: number }[]>(
           Prisma.sql`SELECT status::text, count(*)::int4 AS n FROM projects WHERE ${byClient} GROUP BY 1`,
         ),
@@ -91,8 +128,10 @@ builder.queryField('dashboardStats', (t) =>
         for (const r of rows) out.set(key(r as never), (out.get(key(r as never)) ?? 0) + r.n);
         return out;
       };
-      const byStatus = sum(posts, (r: { status: string }) => r.status);
-      const byPlatform = sum(posts, (r: { platform: string }) => r.platform);
+      const byStatus =
+        posts.byStatus ?? sum(posts.live, (r: { status: string }) => r.status);
+      const byPlatform =
+        posts.byPlatform ?? sum(posts.live, (r: { platform: string }) => r.platform);
       return {
         clientId,
         postsByStatus: [...byStatus].map(([status, count]) => ({ status, count })),

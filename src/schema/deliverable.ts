@@ -1,6 +1,10 @@
 import { canSeeClient, clientScope, requireRole, requireViewer, STAFF } from '../auth/rules.ts';
 import { builder, encodeGlobalId, OrderDirection } from '../builder.ts';
 import type { Context } from '../context.ts';
+import { listTags } from '../cache/tags.ts';
+import { announceWrites, deliverableState } from '../cache/writes.ts';
+import { afterDeliverableStatusChange } from '../jobs/notifications.ts';
+import { prismaSql } from '../jobs/queue.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
 import type { DeliverableStatus } from '../generated/prisma/enums.ts';
@@ -96,6 +100,11 @@ export function resolveDeliverables(
     findMany: (ids, query) =>
       ctx.prisma.deliverable.findMany({ ...query, where: { id: { in: ids } } }),
     ...(parent ? { parent } : {}),
+    cacheTags: listTags('Deliverable', {
+      c: scope,
+      pr: parent?.column === 'project_id' ? parent.id : projectId,
+      s: f?.status ?? [],
+    }),
   });
 }
 
@@ -173,6 +182,9 @@ builder.relayMutationField(
           assigneeId: assigneeId ?? null,
         },
       });
+      await announceWrites(ctx, [
+        { typename: 'Deliverable', id: deliverable.id, states: [deliverableState(deliverable)] },
+      ]);
       return { deliverable };
     },
   },
@@ -201,7 +213,7 @@ builder.relayMutationField(
       const existing = await visibleDeliverable(ctx, input.id);
       if (viewer.role === 'CLIENT') {
         const others = Object.entries(input).filter(
-          ([k, v]) => k !== 'id' && k !== 'status' && v != null,
+          ([k, v]) => k !== 'id' && k !== 'status' && v !== undefined,
         );
         if (others.length || input.status !== 'APPROVED' || existing.status !== 'IN_REVIEW') {
           throw forbidden('Client users may only approve deliverables that are in review');
@@ -217,11 +229,27 @@ builder.relayMutationField(
         transition('input.status', existing.status, input.status, NEXT_STATUS);
         data.status = input.status;
       }
-      const deliverable = await ctx.prisma.deliverable.update({
-        ...payloadQuery(ctx, info, 'deliverable'),
-        where: { id: existing.id },
-        data,
-      });
+      const write = { ...payloadQuery(ctx, info, 'deliverable'), where: { id: existing.id }, data };
+      // Moving to IN_REVIEW queues the client's notification in the same transaction.
+      const deliverable =
+        data.status === 'IN_REVIEW'
+          ? await ctx.prisma.$transaction(async (tx) => {
+              const row = await tx.deliverable.update(write);
+              await afterDeliverableStatusChange(
+                prismaSql(tx),
+                { id: existing.id, clientId: existing.clientId, status: 'IN_REVIEW' },
+                viewer.id,
+              );
+              return row;
+            })
+          : await ctx.prisma.deliverable.update(write);
+      await announceWrites(ctx, [
+        {
+          typename: 'Deliverable',
+          id: deliverable.id,
+          states: [deliverableState(existing), deliverableState(deliverable)],
+        },
+      ]);
       return { deliverable };
     },
   },
@@ -240,6 +268,9 @@ builder.relayMutationField(
       requireRole(ctx, STAFF, 'delete deliverables');
       const existing = await visibleDeliverable(ctx, input.id);
       await ctx.prisma.deliverable.delete({ where: { id: existing.id } });
+      await announceWrites(ctx, [
+        { typename: 'Deliverable', id: existing.id, states: [deliverableState(existing)] },
+      ]);
       return existing;
     },
   },

@@ -8,5 +8,9 @@ import './project.ts';
 import './post.ts';
 import './deliverable.ts';
 import './dashboard.ts';
+import './jobs.ts';
+import './assets.ts';
+import './system.ts';
+import './cache-status.ts';
 
 export const schema = lexicographicSortSchema(builder.toSchema());

@@ -40,6 +40,8 @@ export interface ListOptions<T> {
   findMany: (ids: number[], query: object) => Promise<T[]>;
   /** Nested lists: the parent's id and the column that references it. */
   parent?: { column: string; id: number };
+  /** The list partitions this list reads (cache/tags.ts `listTags`), for cache invalidation. */
+  cacheTags: string[];
 }
 
 function nodeQuery(ctx: Context, info: GraphQLResolveInfo, typeName: string): object {
@@ -75,6 +77,7 @@ export async function resolveList<T extends { id: number }>(
   args: PageArgs,
   opts: ListOptions<T>,
 ): Promise<ListConnection<T>> {
+  ctx.recordCacheTags(opts.cacheTags);
   const req = {
     spec: opts.spec,
     orderField: opts.order.field,
@@ -95,10 +98,14 @@ export async function resolveList<T extends { id: number }>(
   // Nested: every parent's page in one statement, every page's rows in one more.
   const key = fieldKey(info, args);
   const parent = opts.parent;
+  // Planned for every parent, not only the one whose call starts the batch: planning records
+  // the selection under this parent's path, so relations under its rows (`author`, ...) read
+  // what the batched findMany loaded instead of falling back to loading it again.
+  const query = nodeQuery(ctx, info, opts.typeName);
   const pages = nestedLoader(ctx, `page:${key}`, async (parentIds) => {
     const results = await loadNestedPages(ctx, req, parentIds);
     const ids = [...new Set(results.flatMap((p) => p.rows.map((r) => r.id)))];
-    const rows = ids.length ? await opts.findMany(ids, nodeQuery(ctx, info, opts.typeName)) : [];
+    const rows = ids.length ? await opts.findMany(ids, query) : [];
     const byId = new Map(rows.map((r) => [r.id, r]));
     return results.map((page) => ({ page, byId }));
   });

@@ -1,6 +1,10 @@
 import { canSeeClient, clientScope, requireRole, requireViewer, STAFF } from '../auth/rules.ts';
 import { builder, encodeGlobalId, OrderDirection } from '../builder.ts';
 import type { Context } from '../context.ts';
+import { listTags } from '../cache/tags.ts';
+import { announceWrites, postState } from '../cache/writes.ts';
+import { afterPostStatusChange } from '../jobs/notifications.ts';
+import { prismaSql } from '../jobs/queue.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
 import type { PostStatus } from '../generated/prisma/enums.ts';
@@ -146,6 +150,17 @@ export function resolvePosts(
     where: [...postWhere(ctx, args.filter), ...extraWhere],
     findMany: (ids, query) => ctx.prisma.post.findMany({ ...query, where: { id: { in: ids } } }),
     ...(parent ? { parent } : {}),
+    cacheTags: listTags('Post', {
+      c:
+        clientScope(requireViewer(ctx)) ??
+        optionalId('filter.clientId', args.filter?.clientId, 'Client'),
+      pr:
+        parent?.column === 'project_id'
+          ? parent.id
+          : optionalId('filter.projectId', args.filter?.projectId, 'Project'),
+      s: args.filter?.status ?? [],
+      p: args.filter?.platform ?? [],
+    }),
   });
 }
 
@@ -223,6 +238,7 @@ builder.relayMutationField(
           tags: postTags,
         },
       });
+      await announceWrites(ctx, [{ typename: 'Post', id: post.id, states: [postState(post)] }]);
       return { post };
     },
   },
@@ -250,7 +266,7 @@ builder.relayMutationField(
       const data: Prisma.PostUncheckedUpdateInput = {};
       if (viewer.role === 'CLIENT') {
         const others = Object.entries(input).filter(
-          ([k, v]) => k !== 'id' && k !== 'status' && v != null,
+          ([k, v]) => k !== 'id' && k !== 'status' && v !== undefined,
         );
         if (others.length || input.status !== 'APPROVED' || post.status !== 'IN_REVIEW') {
           throw forbidden('Client users may only approve posts that are in review');
@@ -275,11 +291,21 @@ builder.relayMutationField(
         }
         if (input.status === 'PUBLISHED') data.publishedAt = new Date();
       }
-      const updated = await ctx.prisma.post.update({
-        ...payloadQuery(ctx, info, 'post'),
-        where: { id: post.id },
-        data,
-      });
+      const write = { ...payloadQuery(ctx, info, 'post'), where: { id: post.id }, data };
+      // A status change queues its follow-up jobs (notification, analytics) in the same
+      // transaction: no job without the change, no change without its job.
+      const status = data.status as PostStatus | undefined;
+      const updated = status
+        ? await ctx.prisma.$transaction(async (tx) => {
+            const row = await tx.post.update(write);
+            const clientId = (data.clientId as number | undefined) ?? post.clientId;
+            await afterPostStatusChange(prismaSql(tx), ctx.config, { id: post.id, clientId, status }, viewer.id);
+            return row;
+          })
+        : await ctx.prisma.post.update(write);
+      await announceWrites(ctx, [
+        { typename: 'Post', id: post.id, states: [postState(post), postState(updated)] },
+      ]);
       return { post: updated };
     },
   },
@@ -294,6 +320,7 @@ builder.relayMutationField(
       requireRole(ctx, STAFF, 'delete posts');
       const post = await visiblePost(ctx, 'input.id', input.id);
       await ctx.prisma.post.delete({ where: { id: post.id } });
+      await announceWrites(ctx, [{ typename: 'Post', id: post.id, states: [postState(post)] }]);
       return { id: post.id, projectId: post.projectId, clientId: post.clientId };
     },
   },

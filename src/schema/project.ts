@@ -1,6 +1,8 @@
 import { canSeeClient, clientScope, MANAGERS, requireRole, requireViewer } from '../auth/rules.ts';
 import { builder, OrderDirection } from '../builder.ts';
 import type { Context } from '../context.ts';
+import { listTags } from '../cache/tags.ts';
+import { announceWrites, projectState } from '../cache/writes.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput, notFound } from '../errors.ts';
 import type { ProjectStatus } from '../generated/prisma/enums.ts';
@@ -115,6 +117,10 @@ export function resolveProjects(
     where,
     findMany: (ids, query) => ctx.prisma.project.findMany({ ...query, where: { id: { in: ids } } }),
     ...(parent ? { parent } : {}),
+    cacheTags: listTags('Project', {
+      c: scope ?? (parent?.column === 'client_id' ? parent.id : clientId),
+      s: status ?? [],
+    }),
   });
 }
 
@@ -192,6 +198,9 @@ builder.relayMutationField(
           budgetCents,
         },
       });
+      await announceWrites(ctx, [
+        { typename: 'Project', id: project.id, states: [projectState(project)] },
+      ]);
       return { project };
     },
   },
@@ -236,6 +245,9 @@ builder.relayMutationField(
         where: { id: existing.id },
         data,
       });
+      await announceWrites(ctx, [
+        { typename: 'Project', id: project.id, states: [projectState(existing), projectState(project)] },
+      ]);
       return { project };
     },
   },
@@ -254,6 +266,9 @@ builder.relayMutationField(
         where: { id: existing.id },
         data: { status: 'ARCHIVED' },
       });
+      await announceWrites(ctx, [
+        { typename: 'Project', id: project.id, states: [projectState(existing), projectState(project)] },
+      ]);
       return { project };
     },
   },

@@ -1,0 +1,146 @@
+/** Command-line options of `npm run bench`, with the --quick and --smoke presets. */
+import { parseArgs } from 'node:util';
+
+export const SCENARIOS = ['feed', 'deep-page', 'node', 'dashboard', 'mixed'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+export type CacheMode = 'off' | 'on';
+
+export interface Options {
+  posts: number;
+  scenarios: ScenarioName[];
+  connections: number[];
+  /** Connection levels of deep-page (its target is about latency at any depth). */
+  deepPageConnections: number[];
+  durationS: number;
+  warmupS: number;
+  deepPageDurationS: number;
+  deepPageWarmupS: number;
+  /** Only the shallowest and deepest depth of each order (smoke runs). */
+  deepPageEndsOnly: boolean;
+  cacheModes: CacheMode[];
+  baselines: boolean;
+  serverEnv: Record<string, string>;
+  label: string;
+  quick: boolean;
+  smoke: boolean;
+  /** Write BENCHMARKS.md (smoke runs only print). */
+  writeMarkdown: boolean;
+  offsetRuns: number;
+  /** The command as typed, for the report. */
+  command: string;
+}
+
+const HELP = `npm run bench -- [options]
+  --posts N            data size (default 1000000; --quick: 50000)
+  --quick              every scenario on 50,000 posts in under 3 minutes
+  --smoke              a second or so per run, few connection levels (CI)
+  --scenarios a,b      ${SCENARIOS.join(',')} (default: all)
+  --connections 1,16   connection levels (default 1,16,64)
+  --duration S         measured seconds per run (default 10; --quick 2; --smoke 1)
+  --warmup S           warm-up seconds before each run (default 3; --quick 0.5; --smoke 0.3)
+  --cache off,on       response cache modes to run (default off,on)
+  --env KEY=VALUE      server environment (repeatable), e.g. --env DB_POOL_SIZE=10
+  --label NAME         names the run; BENCHMARKS.md keeps one section per label
+  --no-baselines       skip the { __typename } and raw SQL baselines
+  --no-write           print the tables, leave BENCHMARKS.md alone
+  --help`;
+
+const list = (raw: string) =>
+  raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+
+function positive(name: string, raw: string, integer = true): number {
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+    throw new Error(`--${name} must be a positive ${integer ? 'whole ' : ''}number, got "${raw}"`);
+  }
+  return n;
+}
+
+export function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      posts: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
+      scenarios: { type: 'string' },
+      connections: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      cache: { type: 'string' },
+      env: { type: 'string', multiple: true },
+      label: { type: 'string' },
+      'no-baselines': { type: 'boolean', default: false },
+      'no-write': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  const quick = values.quick ?? false;
+  const smoke = values.smoke ?? false;
+
+  const scenarios = values.scenarios ? list(values.scenarios) : [...SCENARIOS];
+  for (const s of scenarios) {
+    if (!SCENARIOS.includes(s as ScenarioName)) {
+      throw new Error(`--scenarios: unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
+    }
+  }
+  const cacheModes = values.cache ? list(values.cache) : ['off', 'on'];
+  for (const m of cacheModes) {
+    if (m !== 'off' && m !== 'on') throw new Error(`--cache takes off and/or on, got "${m}"`);
+  }
+  const serverEnv: Record<string, string> = {};
+  for (const pair of values.env ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq < 1) throw new Error(`--env takes KEY=VALUE, got "${pair}"`);
+    serverEnv[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+
+  const connections = values.connections
+    ? list(values.connections).map((c) => positive('connections', c))
+    : smoke
+      ? [1, 16]
+      : [1, 16, 64];
+  const durationS = values.duration
+    ? positive('duration', values.duration, false)
+    : smoke
+      ? 1
+      : quick
+        ? 2
+        : 10;
+  const warmupS = values.warmup
+    ? positive('warmup', values.warmup, false)
+    : smoke
+      ? 0.3
+      : quick
+        ? 0.5
+        : 3;
+  const label = values.label ?? (smoke ? 'smoke' : quick ? 'quick' : 'full');
+  return {
+    posts: values.posts ? positive('posts', values.posts) : quick ? 50_000 : 1_000_000,
+    scenarios: scenarios as ScenarioName[],
+    connections,
+    // Quick and smoke runs keep deep-page to one connection: 16 cursors x levels adds up.
+    deepPageConnections: values.connections ? connections : quick || smoke ? [1] : connections,
+    durationS,
+    warmupS,
+    deepPageDurationS: values.duration ? durationS : smoke ? 0.5 : quick ? 1 : durationS,
+    deepPageWarmupS: values.warmup ? warmupS : smoke ? 0.2 : quick ? 0.3 : warmupS,
+    deepPageEndsOnly: smoke,
+    cacheModes: cacheModes as CacheMode[],
+    baselines: !values['no-baselines'],
+    serverEnv,
+    label,
+    quick,
+    smoke,
+    writeMarkdown: !values['no-write'] && !smoke,
+    offsetRuns: smoke ? 1 : quick ? 3 : 5,
+    command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
+  };
+}

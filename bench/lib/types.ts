@@ -1,0 +1,72 @@
+/** Shapes shared by the harness (parent process) and the load worker (child process). */
+
+/** What the load worker needs to drive one GraphQL workload; plain data, sent over IPC. */
+export type Workload =
+  | { kind: 'typename' }
+  | { kind: 'feed'; token: string }
+  | { kind: 'deep-page'; token: string; field: string; cursor: string }
+  | { kind: 'node'; token: string; minId: number; maxId: number }
+  | { kind: 'dashboard'; token: string; clientIds: string[] }
+  | { kind: 'mixed'; mixed: MixedFixture };
+
+export interface MixedUser {
+  email: string;
+  role: string;
+  token: string;
+}
+
+export interface MixedClient {
+  /** Global ID of the client. */
+  clientId: string;
+  user: MixedUser;
+  /** Global IDs of this client's posts that reads and writes share (the hot set). */
+  posts: string[];
+  /** Global IDs of this client's projects that take new posts. */
+  projects: string[];
+}
+
+export interface MixedFixture {
+  staff: MixedUser[];
+  clients: MixedClient[];
+  /** Deep-page cursors staff reads may use (CREATED_AT DESC). */
+  cursors: string[];
+  /** Marks titles written by this run, so the harness can find them afterwards. */
+  runTag: string;
+}
+
+export interface LoadRequest {
+  /** Base URL of the server (`http://127.0.0.1:PORT`), or a database URL for `sql`. */
+  target: string;
+  connections: number;
+  /** Seconds of load before measuring starts (same run, same connections); default 0. */
+  warmupS?: number;
+  /** Seconds measured after the warm-up. */
+  durationS: number;
+  workload: Workload | { kind: 'sql-feed' };
+}
+
+/** Counts kept by the worker on top of autocannon's own. */
+export interface LoadResult {
+  requests: number;
+  durationS: number;
+  /** Latencies in milliseconds. */
+  latency: { p50: number; p95: number; p99: number; mean: number; max: number };
+  non2xx: number;
+  graphqlErrors: number;
+  transportErrors: number;
+  timeouts: number;
+  /** First few distinct error messages, for the report. */
+  errorSamples: string[];
+  /** mixed only: writes, checked reads after a write, and checks that saw old data. */
+  writes?: number;
+  checks?: number;
+  staleReads?: number;
+}
+
+export type WorkerMessage =
+  /** The warm-up is over: measuring starts now (the parent scrapes /metrics). */
+  | { type: 'warm'; id: number }
+  | { type: 'result'; id: number; result: LoadResult }
+  | { type: 'error'; id: number; message: string };
+
+export type ParentMessage = { type: 'run'; id: number; request: LoadRequest } | { type: 'exit' };

@@ -1,0 +1,259 @@
+/**
+ * `npm run bench`: Postline's performance figures, measured the same way every time.
+ *
+ * Prepares the benchmark database, starts Postline as a production process (once per
+ * response-cache mode), drives each scenario at each connection level from a separate load
+ * process, measures the baselines in the same run, and writes BENCHMARKS.md and
+ * bench/results/<timestamp>.json. Exits non-zero only when the harness itself fails,
+ * never because of speed. See docs/readme/bench.md.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { cleanupAll, installSignalHandlers, onCleanup } from './lib/cleanup.ts';
+import { prepareDatabase } from './lib/database.ts';
+import {
+  catalog,
+  type DeepPageCursor,
+  deepPageCursors,
+  login,
+  mixedFixture,
+  POST_ORDERS,
+  type PostOrderField,
+} from './lib/fixtures.ts';
+import { LoadGenerator } from './lib/load-client.ts';
+import { machine } from './lib/machine.ts';
+import { measure, type RunRecord } from './lib/measure.ts';
+import { type CacheMode, type Options, parseOptions } from './lib/options.ts';
+import { statementsByPageSize } from './lib/probes.ts';
+import {
+  deepVariant,
+  fmt,
+  markdown,
+  type PageSizeProbe,
+  type Report,
+  writeJson,
+  writeMarkdown,
+} from './lib/report.ts';
+import { newJwtSecret, type RunningServer, startServer } from './lib/server.ts';
+import { evaluateTargets } from './lib/targets.ts';
+import type { Workload } from './lib/types.ts';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const t0 = performance.now();
+const log = (line: string) =>
+  process.stdout.write(`[${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${line}\n`);
+
+function describe(r: RunRecord): string {
+  const l = r.load;
+  const extra = r.scenario === 'mixed' ? `, stale ${l.staleReads ?? 0}/${l.checks ?? 0}` : '';
+  return (
+    `  ${r.scenario.padEnd(9)} ${r.variant.padEnd(22)} cache ${r.cache.padEnd(3)} c=${String(r.connections).padEnd(3)}` +
+    ` ${fmt(r.rps, 0).padStart(7)} req/s  p50 ${fmt(l.latency.p50, 2)}  p95 ${fmt(l.latency.p95, 2)}  p99 ${fmt(l.latency.p99, 2)} ms` +
+    `  errors ${fmt(r.errorRate * 100, 2)}%  SQL/req ${fmt(r.server?.sqlPerRequest, 2)}${extra}`
+  );
+}
+
+/** The server env for a cache mode: `off`, or the store given with --env (default memory). */
+function cacheEnv(options: Options, cache: CacheMode): Record<string, string> {
+  const chosen = options.serverEnv.RESPONSE_CACHE;
+  const on = chosen && chosen !== 'off' ? chosen : 'memory';
+  return { ...options.serverEnv, RESPONSE_CACHE: cache === 'off' ? 'off' : on };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  installSignalHandlers();
+  const started = performance.now();
+  const date = new Date().toISOString();
+
+  const db = await prepareDatabase({ posts: options.posts, log });
+  const pool = new pg.Pool({ connectionString: db.url, max: 2 });
+  onCleanup('harness pool', () => pool.end());
+  const jwtSecret = newJwtSecret();
+  const load = new LoadGenerator();
+  const data = await catalog(pool);
+
+  const wantDeep = options.scenarios.includes('deep-page');
+  const wantMixed = options.scenarios.includes('mixed');
+  let deep: DeepPageCursor[] = [];
+  let mixedCursors: string[] = [];
+  if (wantDeep || wantMixed) {
+    const fields = (wantDeep ? Object.keys(POST_ORDERS) : ['CREATED_AT']) as PostOrderField[];
+    log(`Building deep-page cursors${wantDeep ? ' and timing the same pages by OFFSET' : ''}...`);
+    const cursors = await deepPageCursors(pool, {
+      posts: options.posts,
+      jwtSecret,
+      fields,
+      offsetRuns: wantDeep ? options.offsetRuns : 0,
+      endsOnly: options.deepPageEndsOnly,
+    });
+    if (wantDeep) deep = cursors;
+    mixedCursors = cursors.filter((c) => c.field === 'CREATED_AT').map((c) => c.cursor);
+  }
+
+  const baselines: RunRecord[] = [];
+  const runs: RunRecord[] = [];
+  let pageSizes: PageSizeProbe[] = [];
+  const record = (list: RunRecord[], r: RunRecord) => {
+    list.push(r);
+    log(describe(r));
+  };
+
+  for (const [index, cache] of options.cacheModes.entries()) {
+    const server: RunningServer = await startServer({
+      databaseUrl: db.url,
+      jwtSecret,
+      env: cacheEnv(options, cache),
+    });
+    log(`Postline started (pid ${server.pid}, response cache ${cache}) at ${server.baseUrl}`);
+    try {
+      const admin = await login(server.baseUrl, 'admin@postline.dev');
+      const run = async (
+        list: RunRecord[],
+        scenario: string,
+        variant: string,
+        workload: Workload | { kind: 'sql-feed' },
+        connections: number,
+        durationS = options.durationS,
+        warmupS = options.warmupS,
+      ) => {
+        const sql = workload.kind === 'sql-feed';
+        record(
+          list,
+          await measure({
+            load,
+            request: {
+              target: sql ? db.url : server.baseUrl,
+              connections,
+              warmupS,
+              durationS,
+              workload,
+            },
+            server: sql ? null : server,
+            scenario,
+            variant,
+            cache: sql || workload.kind === 'typename' ? 'n/a' : cache,
+          }),
+        );
+      };
+
+      if (index === 0) {
+        if (options.baselines) {
+          log('Baselines:');
+          for (const c of options.connections) {
+            await run(baselines, 'typename', '{ __typename }', { kind: 'typename' }, c);
+            await run(baselines, 'sql-feed', 'feed page SQL', { kind: 'sql-feed' }, c);
+          }
+        }
+        pageSizes = await statementsByPageSize(server.baseUrl, admin.token, [5, 20, 100]);
+      }
+
+      log(`Scenarios (response cache ${cache}):`);
+      for (const scenario of options.scenarios) {
+        if (scenario === 'deep-page') {
+          for (const d of deep) {
+            const workload: Workload = {
+              kind: 'deep-page',
+              token: admin.token,
+              field: d.field,
+              cursor: d.cursor,
+            };
+            for (const c of options.deepPageConnections) {
+              await run(
+                runs,
+                scenario,
+                deepVariant(d),
+                workload,
+                c,
+                options.deepPageDurationS,
+                options.deepPageWarmupS,
+              );
+            }
+          }
+          continue;
+        }
+        if (scenario === 'mixed') {
+          const setup = await mixedFixture(pool, server.baseUrl, {
+            clientUsers: 8,
+            hotPostsPerClient: 12,
+            cursors: mixedCursors,
+          });
+          try {
+            for (const c of options.connections) {
+              await run(
+                runs,
+                scenario,
+                '90% reads / 10% writes',
+                { kind: 'mixed', mixed: setup.fixture },
+                c,
+              );
+            }
+          } finally {
+            await setup.restore();
+          }
+          continue;
+        }
+        const workload: Workload =
+          scenario === 'feed'
+            ? { kind: 'feed', token: admin.token }
+            : scenario === 'node'
+              ? { kind: 'node', token: admin.token, minId: data.minPostId, maxId: data.maxPostId }
+              : { kind: 'dashboard', token: admin.token, clientIds: data.clientIds };
+        const variant =
+          scenario === 'feed'
+            ? 'random status, platform'
+            : scenario === 'node'
+              ? 'random post'
+              : 'random client';
+        for (const c of options.connections) await run(runs, scenario, variant, workload, c);
+      }
+    } finally {
+      await server.stop();
+    }
+  }
+  await load.stop();
+
+  const { url: _url, ...database } = db;
+  const partial: Omit<Report, 'targets'> = {
+    label: options.label,
+    command: options.command,
+    date,
+    machine: machine(),
+    database,
+    settings: {
+      connections: options.connections,
+      deepPageConnections: options.deepPageConnections,
+      durationS: options.durationS,
+      deepPageDurationS: options.deepPageDurationS,
+      warmupS: options.warmupS,
+      cacheModes: options.cacheModes,
+      serverEnv: options.serverEnv,
+    },
+    baselines,
+    runs,
+    deepPage: deep,
+    pageSizes,
+    elapsedS: (performance.now() - started) / 1000,
+  };
+  const report: Report = { ...partial, targets: evaluateTargets(partial) };
+  const section = markdown(report);
+  const json = await writeJson(path.join(root, 'bench/results'), report);
+  process.stdout.write(`\n${section}\n\n`);
+  if (options.writeMarkdown) {
+    await writeMarkdown(path.join(root, 'BENCHMARKS.md'), options.label, section);
+    log(`Wrote BENCHMARKS.md (section "${options.label}") and ${path.relative(root, json)}`);
+  } else {
+    log(`Wrote ${path.relative(root, json)} (BENCHMARKS.md left as it was)`);
+  }
+  log(`Done in ${fmt(report.elapsedS, 0)} s.`);
+}
+
+main()
+  .catch((err: unknown) => {
+    process.stderr.write(
+      `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`,
+    );
+    process.exitCode = 1;
+  })
+  .finally(() => cleanupAll());

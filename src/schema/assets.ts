@@ -1,0 +1,129 @@
+/**
+ * File uploads: `uploadAsset(file: Upload!, postId | deliverableId)` takes a GraphQL multipart
+ * request, streams the file to storage, records the asset and queues `processUpload` in one
+ * transaction, and returns the job at once. Too large or unsupported files are refused with
+ * BAD_USER_INPUT on `file`, and nothing is stored.
+ */
+import { GraphQLError } from 'graphql';
+import { canSeeClient, requireRole, STAFF } from '../auth/rules.ts';
+import { builder, encodeGlobalId } from '../builder.ts';
+import { badInput, notFound } from '../errors.ts';
+import { enqueueJob, prismaSql } from '../jobs/queue.ts';
+import { removeStored, storeUpload, UploadRejected } from '../jobs/storage.ts';
+import { BackgroundJob } from './jobs.ts';
+import { payloadQuery } from './lists.ts';
+import { idOf } from './validate.ts';
+
+builder.scalarType('Upload', {
+  description: 'A file sent as a part of a GraphQL multipart request.',
+  serialize: () => {
+    throw new GraphQLError('Upload is an input-only scalar');
+  },
+  parseValue: (value) => {
+    const file = value as File | null;
+    if (!file || typeof file !== 'object' || typeof file.stream !== 'function') {
+      throw new GraphQLError('Upload must be a file part of a multipart request', {
+        extensions: { code: 'BAD_USER_INPUT' },
+      });
+    }
+    return file;
+  },
+});
+
+const AssetStatusEnum = builder.enumType('AssetStatus', {
+  values: ['PROCESSING', 'READY', 'FAILED'] as const,
+});
+
+const Asset = builder.prismaObject('Asset', {
+  description: 'A stored file attached to a post or a deliverable.',
+  fields: (t) => ({
+    id: t.id({ resolve: (a) => encodeGlobalId('Asset', a.id) }),
+    filename: t.exposeString('filename'),
+    contentType: t.exposeString('contentType', { description: 'Detected from the file’s bytes.' }),
+    sizeBytes: t.exposeInt('sizeBytes', { nullable: true }),
+    sha256: t.exposeString('sha256', { nullable: true }),
+    width: t.exposeInt('width', { nullable: true }),
+    height: t.exposeInt('height', { nullable: true }),
+    status: t.expose('status', { type: AssetStatusEnum }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+  }),
+});
+
+const UploadAssetPayload = builder
+  .objectRef<{ asset: unknown; job: unknown }>('UploadAssetPayload')
+  .implement({
+    fields: (t) => ({
+      asset: t.field({ type: Asset, resolve: (p) => p.asset as never }),
+      job: t.field({ type: BackgroundJob, resolve: (p) => p.job as never }),
+    }),
+  });
+
+builder.mutationField('uploadAsset', (t) =>
+  t.field({
+    type: UploadAssetPayload,
+    description:
+      'Uploads a PNG, JPEG, GIF, WebP or PDF for a post or a deliverable (give exactly one). Returns the processing job at once.',
+    args: {
+      file: t.arg({ type: 'Upload', required: true }),
+      postId: t.arg.id(),
+      deliverableId: t.arg.id(),
+    },
+    resolve: async (_root, args, ctx, info) => {
+      const viewer = requireRole(ctx, STAFF, 'upload files');
+      if ((args.postId == null) === (args.deliverableId == null)) {
+        throw badInput('postId', 'Give exactly one of `postId` and `deliverableId`');
+      }
+      let target: { postId: number | null; deliverableId: number | null; clientId: number };
+      if (args.postId != null) {
+        const id = idOf('postId', args.postId, 'Post');
+        const post = await ctx.prisma.post.findUnique({ where: { id }, select: { clientId: true } });
+        if (!post || !canSeeClient(viewer, post.clientId)) throw notFound('postId', `No post with ID ${args.postId}`);
+        target = { postId: id, deliverableId: null, clientId: post.clientId };
+      } else {
+        const id = idOf('deliverableId', args.deliverableId as string, 'Deliverable');
+        const d = await ctx.prisma.deliverable.findUnique({ where: { id }, select: { clientId: true } });
+        if (!d || !canSeeClient(viewer, d.clientId)) {
+          throw notFound('deliverableId', `No deliverable with ID ${args.deliverableId}`);
+        }
+        target = { postId: null, deliverableId: id, clientId: d.clientId };
+      }
+      const { storageDir, uploadMaxBytes } = ctx.config.jobs;
+      let stored: Awaited<ReturnType<typeof storeUpload>>;
+      try {
+        stored = await storeUpload(args.file, storageDir, uploadMaxBytes);
+      } catch (err) {
+        if (err instanceof UploadRejected) throw badInput('file', err.message);
+        throw err;
+      }
+      try {
+        const { assetId, jobId } = await ctx.prisma.$transaction(async (tx) => {
+          const asset = await tx.asset.create({
+            data: {
+              ...target,
+              filename: (args.file.name || 'upload').slice(0, 255),
+              storageKey: stored.key,
+              contentType: stored.contentType,
+              uploadedById: viewer.id,
+            },
+            select: { id: true },
+          });
+          const jobId = await enqueueJob(prismaSql(tx), {
+            kind: 'processUpload',
+            payload: { assetId: asset.id },
+            startedById: viewer.id,
+            clientId: target.clientId,
+          });
+          return { assetId: asset.id, jobId };
+        });
+        const [asset, job] = await Promise.all([
+          ctx.prisma.asset.findUniqueOrThrow({ ...payloadQuery(ctx, info, 'asset'), where: { id: assetId } }),
+          ctx.prisma.backgroundJob.findUniqueOrThrow({ ...payloadQuery(ctx, info, 'job'), where: { id: jobId } }),
+        ]);
+        return { asset, job };
+      } catch (err) {
+        await removeStored(storageDir, stored.key);
+        throw err;
+      }
+    },
+  }),
+);

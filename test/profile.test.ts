@@ -1,0 +1,239 @@
+/**
+ * Profiling: `extensions.profile` for an ADMIN who asks and for nobody else; slow statements and
+ * operations logged once, with redacted SQL; resolver and SQL metrics on /metrics; OpenTelemetry
+ * spans posted to a real OTLP/HTTP receiver.
+ */
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/observability/logger.ts';
+import { classifySql, redactSql } from '../src/observability/profile.ts';
+import { ADMIN, CLIENT1, EDITOR, MANAGER } from './fixtures.ts';
+import { createTestApp, type TestApp } from './harness.ts';
+
+const FEED = `query ProfiledFeed { posts(first: 3) { totalCount edges { node { title
+  project { name client { name } } } } } }`;
+const PROFILE = { 'x-postline-profile': '1' };
+
+/** Log lines the app writes, parsed. */
+function captureLogs() {
+  const lines: Record<string, any>[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      for (const line of String(chunk).split('\n')) if (line.trim()) lines.push(JSON.parse(line));
+      done();
+    },
+  });
+  return { lines, logger: createLogger('warn', stream) };
+}
+
+describe('extensions.profile', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await createTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('is returned to an ADMIN who sends the header', async () => {
+    const res = await t.gql(FEED, {}, { as: ADMIN, headers: PROFILE });
+    expect(res.errors).toBeUndefined();
+    const profile = res.extensions?.profile;
+    expect(profile).toMatchObject({
+      operationName: 'ProfiledFeed',
+      totalMs: expect.any(Number),
+      statementCount: 5,
+    });
+    expect(profile.statements).toHaveLength(5);
+    for (const s of profile.statements) {
+      expect(s).toMatchObject({
+        sql: expect.stringMatching(/^\s*SELECT/),
+        durationMs: expect.any(Number),
+        rows: expect.any(Number),
+      });
+    }
+    // the page of posts returned 3 rows; the count returned one
+    expect(profile.statements.map((s: { rows: number }) => s.rows)).toContain(3);
+    const fields = new Set(profile.resolvers.map((r: { field: string }) => r.field));
+    expect(fields).toEqual(
+      new Set(['Query.posts', 'PostConnection.totalCount', 'Post.project', 'Project.client']),
+    );
+    const project = profile.resolvers.find(
+      (r: { path: string }) => r.path === 'posts.edges.0.node.project',
+    );
+    expect(project).toMatchObject({ field: 'Post.project', durationMs: expect.any(Number) });
+  });
+
+  it('is not returned without the header, nor to anyone else who sends it', async () => {
+    expect((await t.gql(FEED, {}, { as: ADMIN })).extensions?.profile).toBeUndefined();
+    for (const as of [MANAGER, EDITOR, CLIENT1]) {
+      const res = await t.gql(FEED, {}, { as, headers: PROFILE });
+      expect(res.errors).toBeUndefined();
+      expect(res.data?.posts.edges.length).toBeGreaterThan(0);
+      expect(res.extensions?.profile).toBeUndefined();
+    }
+    const anonymous = await t.gql('{ __typename }', {}, { headers: PROFILE });
+    expect(anonymous.extensions?.profile).toBeUndefined();
+  });
+
+  it('is returned to everyone in development', async () => {
+    const dev = await createTestApp({ NODE_ENV: 'development' });
+    try {
+      const res = await dev.gql(FEED, {}, { as: CLIENT1 });
+      expect(res.extensions?.profile?.operationName).toBe('ProfiledFeed');
+    } finally {
+      await dev.close();
+    }
+  });
+
+  it('feeds resolver and SQL metrics on /metrics', async () => {
+    await t.gql(FEED, {}, { as: EDITOR });
+    const res = await t.app.yoga.fetch('http://postline.test/metrics');
+    const text = await res.text();
+    expect(text).toMatch(
+      /postline_graphql_resolver_duration_seconds_count\{field="Post.project"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /postline_sql_query_duration_seconds_count\{model="Post",action="page"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /postline_sql_query_duration_seconds_count\{model="Post",action="count"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /postline_sql_query_duration_seconds_count\{model="Client",action="find"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /postline_graphql_operation_duration_seconds_count\{operation="ProfiledFeed"/,
+    );
+  });
+});
+
+describe('slow query log', () => {
+  it('logs one line for a statement held up past SLOW_QUERY_MS, with redacted SQL', async () => {
+    const { lines, logger } = captureLogs();
+    const t = await createTestApp({ SLOW_QUERY_MS: '150', SLOW_OPERATION_MS: '250' }, { logger });
+    const locker = new pg.Client({ connectionString: t.url });
+    try {
+      await t.tokenFor(ADMIN);
+      lines.length = 0;
+      // Another session holds the clients table: the list's first statement waits for it.
+      await locker.connect();
+      await locker.query('BEGIN');
+      await locker.query('LOCK TABLE clients IN ACCESS EXCLUSIVE MODE');
+      const pending = t.gql(
+        'query SlowClients($s: String!) { clients(first: 2, filter: { search: $s }) { edges { node { name } } } }',
+        { s: 'needle-4711' },
+        { as: ADMIN },
+      );
+      await new Promise((r) => setTimeout(r, 400));
+      await locker.query('COMMIT');
+      const res = await pending;
+      expect(res.errors).toBeUndefined();
+
+      const slow = lines.filter((l) => l.msg === 'slow query');
+      expect(slow).toHaveLength(1);
+      expect(slow[0]).toMatchObject({
+        level: 40,
+        event: 'slow_query',
+        operation: 'SlowClients',
+        thresholdMs: 150,
+        model: 'Client',
+        action: 'page',
+        requestId: expect.any(String),
+        sql: expect.stringContaining('FROM "clients" t WHERE t.name ILIKE $1'),
+      });
+      expect(slow[0]?.durationMs).toBeGreaterThan(150);
+      const ops = lines.filter((l) => l.msg === 'slow operation');
+      expect(ops).toHaveLength(1);
+      expect(ops[0]).toMatchObject({ operation: 'SlowClients', thresholdMs: 250, statements: 1 });
+      // the search text travels as a parameter; nothing in the log carries it
+      expect(JSON.stringify(lines)).not.toContain('needle');
+
+      // fast requests log nothing
+      lines.length = 0;
+      await t.gql(
+        'query Fast { clients(first: 1) { edges { node { name } } } }',
+        {},
+        { as: ADMIN },
+      );
+      expect(lines).toEqual([]);
+    } finally {
+      await locker.end().catch(() => {});
+      await t.close();
+    }
+  });
+
+  it('redacts literals and classifies statements', () => {
+    expect(
+      redactSql(
+        `SELECT count(*) FROM deliverables WHERE client_id = 42 AND status NOT IN ('APPROVED', 'it''s') AND x = $1`,
+      ),
+    ).toBe(
+      `SELECT count(*) FROM deliverables WHERE client_id = ? AND status NOT IN ('?', '?') AND x = $1`,
+    );
+    expect(classifySql('SELECT "public"."users"."id" FROM "public"."users" WHERE 1=1')).toEqual({
+      model: 'User',
+      action: 'find',
+    });
+    expect(classifySql('INSERT INTO "public"."posts" ("title") VALUES ($1)')).toEqual({
+      model: 'Post',
+      action: 'create',
+    });
+  });
+});
+
+describe('OpenTelemetry export', () => {
+  let server: Server;
+  const received: { url: string; contentType: string; body: any }[] = [];
+  beforeAll(async () => {
+    server = createServer((req: IncomingMessage, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const raw = Buffer.concat(chunks).toString('utf8');
+        received.push({
+          url: req.url ?? '',
+          contentType: String(req.headers['content-type']),
+          body: raw.startsWith('{') ? JSON.parse(raw) : raw,
+        });
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  it('posts operation, resolver and SQL spans to OTEL_EXPORTER_OTLP_ENDPOINT', async () => {
+    const port = (server.address() as AddressInfo).port;
+    const t = await createTestApp({ OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}` });
+    try {
+      const res = await t.gql(FEED, {}, { as: EDITOR });
+      expect(res.errors).toBeUndefined();
+      // no profile for an editor, spans regardless
+      expect(res.extensions?.profile).toBeUndefined();
+      await t.app.profiling.flush();
+    } finally {
+      await t.close();
+    }
+    const posts = received.filter((r) => r.url === '/v1/traces');
+    expect(posts.length).toBeGreaterThan(0);
+    expect(posts[0]?.contentType).toContain('application/json');
+    const spans = posts.flatMap((p) =>
+      p.body.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans)),
+    );
+    const names = spans.map((s: { name: string }) => s.name);
+    expect(names).toContain('graphql ProfiledFeed');
+    expect(names).toContain('resolve Post.project');
+    expect(names).toContain('sql Post.page');
+    const root = spans.find((s: { name: string }) => s.name === 'graphql ProfiledFeed');
+    const sql = spans.find((s: { name: string }) => s.name === 'sql Post.page');
+    expect(sql.parentSpanId).toBe(root.spanId);
+    expect(sql.traceId).toBe(root.traceId);
+    const service = posts[0]?.body.resourceSpans[0].resource.attributes.find(
+      (a: { key: string }) => a.key === 'service.name',
+    );
+    expect(service.value.stringValue).toBe('postline');
+  });
+});
