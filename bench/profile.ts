@@ -507,8 +507,8 @@ lines.push(
   '## Operations',
   '',
   baseline
-    ? '| Operation | SQL statements | p50 ms before | p50 ms after | p95 ms before | p95 ms after |'
-    : '| Operation | SQL statements | p50 ms | p95 ms | max ms |',
+    ? '| Operation | SQL statements (last run) | p50 ms before | p50 ms after | p95 ms before | p95 ms after |'
+    : '| Operation | SQL statements (last run) | p50 ms | p95 ms | max ms |',
   baseline ? '|---|---:|---:|---:|---:|---:|' : '|---|---:|---:|---:|---:|',
 );
 for (const [name, o] of Object.entries(operations)) {

@@ -446,6 +446,29 @@ describe('CLIENT', () => {
     expect(data.viewer).toEqual({ email: CLIENT1, role: 'CLIENT', client: { id: mine } });
   });
 
+  it('two clients asking the same query each get their own rows (nothing shared between them)', async () => {
+    const query =
+      '{ posts(first: 100) { totalCount edges { node { client { id } } } } clients { edges { node { id } } } }';
+    for (const [as, clientId] of [
+      [CLIENT1, own],
+      [CLIENT2, other],
+      [CLIENT1, own],
+      [CLIENT2, other],
+    ] as const) {
+      const data = ok(await t.gql(query, {}, { as }));
+      const [{ n }] = await t.sql('SELECT count(*)::int n FROM posts WHERE client_id = $1', [
+        clientId,
+      ]);
+      expect(data.posts.totalCount, as).toBe(n);
+      expect(
+        new Set(
+          data.posts.edges.map((e: { node: { client: { id: string } } }) => e.node.client.id),
+        ),
+      ).toEqual(n ? new Set([gid('Client', clientId)]) : new Set());
+      expect(data.clients.edges).toEqual([{ node: { id: gid('Client', clientId) } }]);
+    }
+  });
+
   it('sees its own numbers in dashboardStats and NOT_FOUND for another client', async () => {
     const mineStats = ok(
       await t.gql('{ dashboardStats { postsByStatus { status count } } }', {}, { as: CLIENT1 }),

@@ -42,29 +42,38 @@ async function startWorker(): Promise<ChildProcess> {
 }
 
 async function startGeneration(count: number, batchSize?: number) {
-  const [project] = await t.sql<{ id: number }>(`SELECT id FROM projects WHERE status <> 'ARCHIVED' ORDER BY id DESC LIMIT 1`);
+  const [project] = await t.sql<{ id: number }>(
+    `SELECT id FROM projects WHERE status <> 'ARCHIVED' ORDER BY id DESC LIMIT 1`,
+  );
   const res = await t.gql(
     `mutation($input: GeneratePostsInput!) { generatePosts(input: $input) { job { id status } } }`,
-    { input: { projectId: gid('Project', (project as { id: number }).id), count, platforms: ['BLOG'] } },
+    {
+      input: {
+        projectId: gid('Project', (project as { id: number }).id),
+        count,
+        platforms: ['BLOG'],
+      },
+    },
     { as: ADMIN },
   );
   expect(res.errors).toBeUndefined();
   const id = res.data?.generatePosts.job.id as string;
   if (batchSize) {
     // Smaller batches make the job long enough to interrupt (the payload is Postline's own).
-    await t.sql(`UPDATE background_jobs SET payload = payload || jsonb_build_object('batchSize', $2::int) WHERE id = $1`, [
-      rawId(id),
-      batchSize,
-    ]);
+    await t.sql(
+      `UPDATE background_jobs SET payload = payload || jsonb_build_object('batchSize', $2::int) WHERE id = $1`,
+      [rawId(id), batchSize],
+    );
   }
   return id;
 }
 
 const generatedBy = async (jobId: string) =>
   (
-    await t.sql(`SELECT count(*)::int AS n, count(DISTINCT generation_key)::int AS k FROM posts WHERE generation_key LIKE $1`, [
-      `${rawId(jobId)}:%`,
-    ])
+    await t.sql(
+      `SELECT count(*)::int AS n, count(DISTINCT generation_key)::int AS k FROM posts WHERE generation_key LIKE $1`,
+      [`${rawId(jobId)}:%`],
+    )
   )[0] as { n: number; k: number };
 
 describe('separate worker processes', () => {
@@ -75,13 +84,17 @@ describe('separate worker processes', () => {
     expect(running.attempts).toBe(1);
     // Wait until some batches are committed, then kill without any chance to clean up.
     const deadline = Date.now() + 30_000;
-    while ((await generatedBy(id)).n === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    while ((await generatedBy(id)).n === 0 && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     const partial = await generatedBy(id);
     expect(partial.n).toBeGreaterThan(0);
     expect(partial.n).toBeLessThan(10_000);
-    const locked = await t.sql(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE locked_by IS NOT NULL AND key = $1`, [`bg:${rawId(id)}`]);
+    const locked = await t.sql(
+      `SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE locked_by IS NOT NULL AND key = $1`,
+      [`bg:${rawId(id)}`],
+    );
     expect(locked[0].n).toBe(1);
 
     await startWorker();
@@ -92,7 +105,11 @@ describe('separate worker processes', () => {
     // The queue's copy is completed (deleted) shortly after; none is left locked or waiting.
     let left = 1;
     for (let i = 0; i < 50 && left > 0; i++) {
-      left = (await t.sql(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE key = $1`, [`bg:${rawId(id)}`]))[0].n;
+      left = (
+        await t.sql(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE key = $1`, [
+          `bg:${rawId(id)}`,
+        ])
+      )[0].n;
       if (left) await new Promise((r) => setTimeout(r, 100));
     }
     expect(left).toBe(0);
@@ -110,10 +127,14 @@ describe('separate worker processes', () => {
     const worker = await startWorker();
     const id = await startGeneration(2000, 200);
     await waitForJob(t, id, ['RUNNING'], 30_000);
-    const exited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    const exited = new Promise<number | null>((resolve) =>
+      worker.once('exit', (code) => resolve(code)),
+    );
     worker.kill('SIGTERM');
     expect(await exited).toBe(0);
-    const [row] = await t.sql('SELECT status::text FROM background_jobs WHERE id = $1', [rawId(id)]);
+    const [row] = await t.sql('SELECT status::text FROM background_jobs WHERE id = $1', [
+      rawId(id),
+    ]);
     expect(row.status).toBe('SUCCEEDED');
     expect(await generatedBy(id)).toEqual({ n: 2000, k: 2000 });
   });

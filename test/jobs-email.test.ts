@@ -86,8 +86,14 @@ describe('sendEmail', () => {
     const count = received.length;
 
     // Deliver the job again: the outbox already marks the message sent.
-    await t.sql(`UPDATE background_jobs SET status = 'FAILED' WHERE id = (SELECT max(id) FROM background_jobs WHERE kind = 'sendEmail')`);
-    const retry = await t.gql(`mutation($id: ID!) { retryJob(input: { id: $id }) { job { status } } }`, { id: jobId }, { as: ADMIN });
+    await t.sql(
+      `UPDATE background_jobs SET status = 'FAILED' WHERE id = (SELECT max(id) FROM background_jobs WHERE kind = 'sendEmail')`,
+    );
+    const retry = await t.gql(
+      `mutation($id: ID!) { retryJob(input: { id: $id }) { job { status } } }`,
+      { id: jobId },
+      { as: ADMIN },
+    );
     expect(retry.errors).toBeUndefined();
     const again = await waitForJob(t, jobId);
     expect(again.status).toBe('SUCCEEDED');
@@ -117,9 +123,10 @@ describe('sendEmail', () => {
       `SELECT id, client_id FROM deliverables WHERE status = 'IN_PROGRESS' ORDER BY id LIMIT 1`,
     );
     const deliverable = d as { id: number; client_id: number };
-    const users = await t.sql<{ email: string }>(`SELECT email FROM users WHERE client_id = $1 AND role = 'CLIENT'`, [
-      deliverable.client_id,
-    ]);
+    const users = await t.sql<{ email: string }>(
+      `SELECT email FROM users WHERE client_id = $1 AND role = 'CLIENT'`,
+      [deliverable.client_id],
+    );
     expect(users.length).toBeGreaterThan(0);
     rejectAll = true;
     const res = await t.gql(
@@ -130,7 +137,9 @@ describe('sendEmail', () => {
     expect(res.errors).toBeUndefined();
     const jobId = await emailJobFor('deliverableId', deliverable.id);
     // Another job runs to completion meanwhile.
-    const [project] = await t.sql<{ id: number }>(`SELECT id FROM projects WHERE status <> 'ARCHIVED' ORDER BY id LIMIT 1`);
+    const [project] = await t.sql<{ id: number }>(
+      `SELECT id FROM projects WHERE status <> 'ARCHIVED' ORDER BY id LIMIT 1`,
+    );
     const other = await t.gql(
       `mutation($p: ID!) { generatePosts(input: { projectId: $p, count: 10 }) { job { id } } }`,
       { p: gid('Project', (project as { id: number }).id) },
@@ -144,11 +153,17 @@ describe('sendEmail', () => {
     expect(failed.lastError).toMatch(/Mailbox busy/);
 
     rejectAll = false;
-    const retry = await t.gql(`mutation($id: ID!) { retryJob(input: { id: $id }) { job { status attempts } } }`, { id: jobId }, { as: ADMIN });
+    const retry = await t.gql(
+      `mutation($id: ID!) { retryJob(input: { id: $id }) { job { status attempts } } }`,
+      { id: jobId },
+      { as: ADMIN },
+    );
     expect(retry.data?.retryJob.job).toEqual({ status: 'QUEUED', attempts: 0 });
     const done = await waitForJob(t, jobId);
     expect(done.status).toBe('SUCCEEDED');
-    const to = received.filter((m) => m.data.includes('ready for your review')).flatMap((m) => m.to);
+    const to = received
+      .filter((m) => m.data.includes('ready for your review'))
+      .flatMap((m) => m.to);
     expect(to.sort()).toEqual(users.map((u) => u.email).sort());
   });
 });

@@ -20,7 +20,8 @@ export async function useRunner(t: TestApp): Promise<JobRunner> {
   return runner;
 }
 
-export const JOB_FIELDS = 'id kind status progress attempts maxAttempts lastError result startedBy { email } createdAt startedAt finishedAt';
+export const JOB_FIELDS =
+  'id kind status progress attempts maxAttempts lastError result startedBy { email } createdAt startedAt finishedAt';
 
 export interface JobView {
   id: string;
@@ -45,7 +46,11 @@ export async function waitForJob(
   const deadline = Date.now() + timeoutMs;
   let last: JobView | null = null;
   while (Date.now() < deadline) {
-    const res = await t.gql(`query($id: ID!) { node(id: $id) { ... on BackgroundJob { ${JOB_FIELDS} } } }`, { id }, { as });
+    const res = await t.gql(
+      `query($id: ID!) { node(id: $id) { ... on BackgroundJob { ${JOB_FIELDS} } } }`,
+      { id },
+      { as },
+    );
     last = res.data?.node as JobView | null;
     if (last && statuses.includes(last.status)) return last;
     await new Promise((r) => setTimeout(r, 40));

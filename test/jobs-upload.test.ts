@@ -14,7 +14,11 @@ import { FAST_JOBS_ENV, useRunner, waitForJob } from './jobs-helpers.ts';
 
 const storage = await mkdtemp(path.join(os.tmpdir(), 'postline-storage-'));
 const LIMIT = 64 * 1024;
-const t = await useTestApp({ ...FAST_JOBS_ENV, STORAGE_DIR: storage, UPLOAD_MAX_BYTES: String(LIMIT) });
+const t = await useTestApp({
+  ...FAST_JOBS_ENV,
+  STORAGE_DIR: storage,
+  UPLOAD_MAX_BYTES: String(LIMIT),
+});
 await useRunner(t);
 
 const UPLOAD = `mutation($file: Upload!, $postId: ID, $deliverableId: ID) {
@@ -28,13 +32,16 @@ async function upload(bytes: Buffer, name: string, vars: Record<string, string>,
   const form = new FormData();
   form.set('operations', JSON.stringify({ query: UPLOAD, variables: { file: null, ...vars } }));
   form.set('map', JSON.stringify({ 0: ['variables.file'] }));
-  form.set('0', new File([bytes], name, { type: 'application/octet-stream' }));
+  form.set('0', new File([new Uint8Array(bytes)], name, { type: 'application/octet-stream' }));
   const res = await t.app.yoga.fetch('http://postline.test/graphql', {
     method: 'POST',
     headers: { authorization: `Bearer ${await t.tokenFor(as)}` },
     body: form,
   });
-  return (await res.json()) as { data: any; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+  return (await res.json()) as {
+    data: any;
+    errors?: { message: string; extensions?: Record<string, unknown> }[];
+  };
 }
 
 function png(width: number, height: number, padding: number): Buffer {
@@ -44,16 +51,49 @@ function png(width: number, height: number, padding: number): Buffer {
   ihdr.writeUInt32BE(width, 8);
   ihdr.writeUInt32BE(height, 12);
   ihdr.set([8, 6, 0, 0, 0], 16);
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), ihdr, randomBytes(padding)]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    ihdr,
+    randomBytes(padding),
+  ]);
 }
 
 function jpeg(width: number, height: number): Buffer {
-  const app0 = Buffer.from([0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0]);
-  const sof = Buffer.from([0xff, 0xc0, 0x00, 0x11, 0x08, height >> 8, height & 255, width >> 8, width & 255, 3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
-  return Buffer.concat([Buffer.from([0xff, 0xd8]), app0, sof, randomBytes(300), Buffer.from([0xff, 0xd9])]);
+  const app0 = Buffer.from([
+    0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0,
+  ]);
+  const sof = Buffer.from([
+    0xff,
+    0xc0,
+    0x00,
+    0x11,
+    0x08,
+    height >> 8,
+    height & 255,
+    width >> 8,
+    width & 255,
+    3,
+    1,
+    0x22,
+    0,
+    2,
+    0x11,
+    1,
+    3,
+    0x11,
+    1,
+  ]);
+  return Buffer.concat([
+    Buffer.from([0xff, 0xd8]),
+    app0,
+    sof,
+    randomBytes(300),
+    Buffer.from([0xff, 0xd9]),
+  ]);
 }
 
-const postId = async () => gid('Post', (await t.sql(`SELECT id FROM posts ORDER BY id LIMIT 1`))[0].id);
+const postId = async () =>
+  gid('Post', (await t.sql(`SELECT id FROM posts ORDER BY id LIMIT 1`))[0].id);
 const files = async () => (await readdir(storage)).sort();
 
 describe('uploadAsset + processUpload', () => {
@@ -62,7 +102,11 @@ describe('uploadAsset + processUpload', () => {
     const res = await upload(bytes, 'hero.png', { postId: await postId() });
     expect(res.errors).toBeUndefined();
     const { asset, job } = res.data.uploadAsset;
-    expect(asset).toMatchObject({ filename: 'hero.png', status: 'PROCESSING', contentType: 'image/png' });
+    expect(asset).toMatchObject({
+      filename: 'hero.png',
+      status: 'PROCESSING',
+      contentType: 'image/png',
+    });
     expect(job.kind).toBe('processUpload');
     // Returned at once; the inline runner may already have picked it up.
     expect(['QUEUED', 'RUNNING', 'SUCCEEDED']).toContain(job.status);
@@ -77,17 +121,32 @@ describe('uploadAsset + processUpload', () => {
       width: 640,
       height: 480,
     });
-    const [row] = await t.sql('SELECT status::text, size_bytes, sha256, width, height, storage_key FROM assets WHERE id = $1', [rawId(asset.id)]);
-    expect(row).toMatchObject({ status: 'READY', size_bytes: bytes.length, sha256, width: 640, height: 480 });
+    const [row] = await t.sql(
+      'SELECT status::text, size_bytes, sha256, width, height, storage_key FROM assets WHERE id = $1',
+      [rawId(asset.id)],
+    );
+    expect(row).toMatchObject({
+      status: 'READY',
+      size_bytes: bytes.length,
+      sha256,
+      width: 640,
+      height: 480,
+    });
     expect((await readFile(path.join(storage, row.storage_key))).equals(bytes)).toBe(true);
   });
 
   it('reads JPEG dimensions, for a deliverable', async () => {
     const [d] = await t.sql('SELECT id FROM deliverables ORDER BY id LIMIT 1');
-    const res = await upload(jpeg(1200, 800), 'photo.jpg', { deliverableId: gid('Deliverable', d.id) });
+    const res = await upload(jpeg(1200, 800), 'photo.jpg', {
+      deliverableId: gid('Deliverable', d.id),
+    });
     expect(res.errors).toBeUndefined();
     const done = await waitForJob(t, res.data.uploadAsset.job.id);
-    expect(JSON.parse(done.result as string)).toMatchObject({ contentType: 'image/jpeg', width: 1200, height: 800 });
+    expect(JSON.parse(done.result as string)).toMatchObject({
+      contentType: 'image/jpeg',
+      width: 1200,
+      height: 800,
+    });
   });
 
   it('refuses an oversized file and an unsupported type; nothing is stored', async () => {
@@ -97,7 +156,9 @@ describe('uploadAsset + processUpload', () => {
     const big = await upload(png(10, 10, LIMIT + 1), 'big.png', { postId: await postId() });
     expect(big.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'file' });
     expect(big.errors?.[0]?.message).toMatch(/limit/);
-    const text = await upload(Buffer.from('just some text, not an image at all'), 'notes.txt', { postId: await postId() });
+    const text = await upload(Buffer.from('just some text, not an image at all'), 'notes.txt', {
+      postId: await postId(),
+    });
     expect(text.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'file' });
     expect(text.errors?.[0]?.message).toMatch(/Unsupported file type/);
     expect(await files()).toEqual(before);
@@ -126,23 +187,36 @@ describe('computeAnalytics', () => {
     const client = gid('Client', (await t.sql('SELECT id FROM clients ORDER BY id LIMIT 1'))[0].id);
     const liveAll = sorted((await t.gql(STATS, {}, { as: ADMIN })).data?.dashboardStats);
     const liveOne = sorted((await t.gql(STATS, { c: client }, { as: ADMIN })).data?.dashboardStats);
-    const res = await t.gql(`mutation { recomputeAnalytics(input: {}) { job { id status kind } } }`, {}, { as: ADMIN });
+    const res = await t.gql(
+      `mutation { recomputeAnalytics(input: {}) { job { id status kind } } }`,
+      {},
+      { as: ADMIN },
+    );
     expect(res.errors).toBeUndefined();
     const done = await waitForJob(t, res.data?.recomputeAnalytics.job.id);
     expect(done.status).toBe('SUCCEEDED');
-    const [sum] = await t.sql(`SELECT sum(posts_total)::int AS n, count(*)::int AS projects FROM analytics_daily WHERE day = (now() AT TIME ZONE 'UTC')::date`);
+    const [sum] = await t.sql(
+      `SELECT sum(posts_total)::int AS n, count(*)::int AS projects FROM analytics_daily WHERE day = (now() AT TIME ZONE 'UTC')::date`,
+    );
     const [live] = await t.sql('SELECT count(*)::int AS n FROM posts');
     const [projects] = await t.sql('SELECT count(*)::int AS n FROM projects');
     expect(sum).toEqual({ n: live.n, projects: projects.n });
     // Same answers, now from the rollup (the statements show it).
     expect(sorted((await t.gql(STATS, {}, { as: ADMIN })).data?.dashboardStats)).toEqual(liveAll);
     expect(t.lastStatements().some((s) => s.sql.includes('analytics_daily'))).toBe(true);
-    expect(sorted((await t.gql(STATS, { c: client }, { as: CLIENT1 })).data?.dashboardStats)).toEqual(liveOne);
+    expect(
+      sorted((await t.gql(STATS, { c: client }, { as: CLIENT1 })).data?.dashboardStats),
+    ).toEqual(liveOne);
     // A write after the rollup: live counts again, including it.
     const [p] = await t.sql(`SELECT id FROM posts WHERE status = 'DRAFT' ORDER BY id LIMIT 1`);
-    await t.gql(`mutation($id: ID!) { updatePost(input: { id: $id, status: IN_REVIEW }) { post { status } } }`, { id: gid('Post', p.id) }, { as: ADMIN });
+    await t.gql(
+      `mutation($id: ID!) { updatePost(input: { id: $id, status: IN_REVIEW }) { post { status } } }`,
+      { id: gid('Post', p.id) },
+      { as: ADMIN },
+    );
     const after = sorted((await t.gql(STATS, {}, { as: ADMIN })).data?.dashboardStats);
-    const count = (d: any, s: string) => d.postsByStatus.find((x: any) => x.status === s)?.count ?? 0;
+    const count = (d: any, s: string) =>
+      d.postsByStatus.find((x: any) => x.status === s)?.count ?? 0;
     expect(count(after, 'IN_REVIEW')).toBe(count(liveAll, 'IN_REVIEW') + 1);
     expect(count(after, 'DRAFT')).toBe(count(liveAll, 'DRAFT') - 1);
   });

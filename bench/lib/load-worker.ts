@@ -21,6 +21,8 @@ interface CannonOptions {
   connections: number;
   duration: number;
   timeout: number;
+  /** Sampling interval in ms; autocannon stops only on a sample tick. */
+  sampleInt: number;
   requests: CannonRequest[];
 }
 interface CannonInstance extends PromiseLike<unknown> {
@@ -29,6 +31,7 @@ interface CannonInstance extends PromiseLike<unknown> {
     fn: (client: unknown, status: number, bytes: number, ms: number) => void,
   ): void;
   on(event: 'reqError', fn: (error: Error) => void): void;
+  stop(): void;
 }
 const autocannon = createRequire(import.meta.url)('autocannon') as (
   o: CannonOptions,
@@ -36,18 +39,56 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (
 
 const send = (message: WorkerMessage) => process.send?.(message);
 
-/** Tracks the warm-up boundary of one run. */
-function window(id: number, warmupS: number, onBegin: () => void = () => {}) {
-  const state = { measuring: false, startedAt: performance.now() };
-  const begin = () => {
+/** Longest warm-up allowed while waiting for a first response. */
+const MAX_EXTRA_WARMUP_S = 15;
+
+/**
+ * The measured window of one run. Measuring starts once the warm-up time has passed and at
+ * least one response has arrived (a cold first request can outlast a short warm-up), and
+ * lasts `durationS`; then `onEnd` stops the load.
+ */
+function window(id: number, req: LoadRequest, hooks: { onBegin?: () => void; onEnd: () => void }) {
+  const warmupS = req.warmupS ?? 0;
+  const state = {
+    measuring: false,
+    ended: false,
+    startedAt: performance.now(),
+    endedAt: 0,
+    responses: 0,
+  };
+  let timeUp = false;
+  let forced = false;
+  const maybeBegin = () => {
+    if (state.measuring || !timeUp || (state.responses === 0 && !forced)) return;
     state.measuring = true;
-    onBegin();
+    hooks.onBegin?.();
     state.startedAt = performance.now();
     send({ type: 'warm', id });
+    setTimeout(() => {
+      state.ended = true;
+      state.endedAt = performance.now();
+      hooks.onEnd();
+    }, req.durationS * 1000);
   };
-  if (warmupS > 0) setTimeout(begin, warmupS * 1000);
-  else begin();
-  return state;
+  setTimeout(() => {
+    timeUp = true;
+    maybeBegin();
+  }, warmupS * 1000);
+  setTimeout(
+    () => {
+      forced = true;
+      maybeBegin();
+    },
+    (warmupS + MAX_EXTRA_WARMUP_S) * 1000,
+  );
+  return {
+    state,
+    /** Call on every response (counted or not). */
+    response() {
+      state.responses++;
+      maybeBegin();
+    },
+  };
 }
 
 async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
@@ -67,20 +108,27 @@ async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
   const instance = autocannon({
     url: req.target,
     connections: req.connections,
-    duration: (req.warmupS ?? 0) + req.durationS,
+    // An upper bound: the window below stops the run when the measured time is over.
+    duration: (req.warmupS ?? 0) + MAX_EXTRA_WARMUP_S + req.durationS + 5,
     timeout: 30,
+    sampleInt: 100,
     requests: buildRequests(req.workload, counters),
   });
-  const span = window(id, req.warmupS ?? 0, () => {
-    counters.measuring = true;
+  const win = window(id, req, {
+    onBegin: () => {
+      counters.measuring = true;
+    },
+    onEnd: () => instance.stop(),
   });
+  const span = win.state;
   instance.on('response', (_client, status, _bytes, ms) => {
-    if (!span.measuring) return;
+    win.response();
+    if (!span.measuring || span.ended) return;
     latencies.push(ms);
     if (status < 200 || status > 299) non2xx++;
   });
   instance.on('reqError', (error) => {
-    if (!span.measuring) return;
+    if (!span.measuring || span.ended) return;
     if (/timed out/.test(error.message)) timeouts++;
     else transportErrors++;
     if (counters.errorSamples.length < 5) counters.errorSamples.push(error.message);
@@ -88,7 +136,7 @@ async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
   await instance;
   return {
     requests: latencies.length,
-    durationS: (performance.now() - span.startedAt) / 1000,
+    durationS: (span.endedAt - span.startedAt) / 1000,
     latency: summarize(latencies),
     non2xx,
     graphqlErrors: counters.graphqlErrors,
@@ -102,38 +150,39 @@ async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
 }
 
 async function runSql(id: number, req: LoadRequest): Promise<LoadResult> {
-  const pool = new pg.Pool({ connectionString: req.target, max: req.connections });
+  const pool = new pg.Pool({
+    connectionString: req.target,
+    max: Math.min(req.connections, req.sqlPoolSize ?? req.connections),
+  });
   pool.on('error', () => {});
   const latencies: number[] = [];
   const errorSamples: string[] = [];
   let errors = 0;
-  const warmupS = req.warmupS ?? 0;
-  const deadline = performance.now() + (warmupS + req.durationS) * 1000;
-  const span = window(id, warmupS);
+  const win = window(id, req, { onEnd: () => {} });
+  const span = win.state;
   const loop = async () => {
-    const client = await pool.connect();
-    try {
-      while (performance.now() < deadline) {
-        const t = performance.now();
-        try {
-          await client.query({
-            name: 'bench_feed',
-            text: FEED_SQL,
-            values: [pick(STATUSES), pick(PLATFORMS)],
-          });
-          if (span.measuring) latencies.push(performance.now() - t);
-        } catch (err) {
-          if (!span.measuring) continue;
+    while (!span.ended) {
+      const t = performance.now();
+      try {
+        await pool.query({
+          name: 'bench_feed',
+          text: FEED_SQL,
+          values: [pick(STATUSES), pick(PLATFORMS)],
+        });
+        win.response();
+        if (span.measuring && !span.ended) latencies.push(performance.now() - t);
+      } catch (err) {
+        win.response();
+        if (span.measuring && !span.ended) {
           errors++;
           if (errorSamples.length < 5) errorSamples.push((err as Error).message);
         }
+        await new Promise((r) => setTimeout(r, 50));
       }
-    } finally {
-      client.release();
     }
   };
   await Promise.all(Array.from({ length: req.connections }, loop));
-  const durationS = (performance.now() - span.startedAt) / 1000;
+  const durationS = (span.endedAt - span.startedAt) / 1000;
   await pool.end();
   return {
     requests: latencies.length,

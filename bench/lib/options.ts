@@ -36,7 +36,7 @@ const HELP = `npm run bench -- [options]
   --smoke              a second or so per run, few connection levels (CI)
   --scenarios a,b      ${SCENARIOS.join(',')} (default: all)
   --connections 1,16   connection levels (default 1,16,64)
-  --duration S         measured seconds per run (default 10; --quick 2; --smoke 1)
+  --duration S         measured seconds per run (default 10; --quick 1.5; --smoke 1)
   --warmup S           warm-up seconds before each run (default 3; --quick 0.5; --smoke 0.3)
   --cache off,on       response cache modes to run (default off,on)
   --env KEY=VALUE      server environment (repeatable), e.g. --env DB_POOL_SIZE=10
@@ -112,7 +112,7 @@ export function parseOptions(argv: string[]): Options {
     : smoke
       ? 1
       : quick
-        ? 2
+        ? 1.5
         : 10;
   const warmupS = values.warmup
     ? positive('warmup', values.warmup, false)

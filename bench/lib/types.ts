@@ -43,6 +43,8 @@ export interface LoadRequest {
   /** Seconds measured after the warm-up. */
   durationS: number;
   workload: Workload | { kind: 'sql-feed' };
+  /** `sql-feed`: connections the loops share (default: one each). */
+  sqlPoolSize?: number;
 }
 
 /** Counts kept by the worker on top of autocannon's own. */

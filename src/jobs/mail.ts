@@ -26,15 +26,31 @@ export function createMailer(config: Config): Mailer {
     const transport = nodemailer.createTransport(smtpUrl);
     return {
       async send(m) {
-        await transport.sendMail({ from: mailFrom, to: m.to, subject: m.subject, text: m.text, messageId: m.messageId });
+        await transport.sendMail({
+          from: mailFrom,
+          to: m.to,
+          subject: m.subject,
+          text: m.text,
+          messageId: m.messageId,
+        });
       },
       close: () => transport.close(),
     };
   }
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const transport = nodemailer.createTransport({
+    streamTransport: true,
+    buffer: true,
+    newline: 'unix',
+  });
   return {
     async send(m) {
-      const info = await transport.sendMail({ from: mailFrom, to: m.to, subject: m.subject, text: m.text, messageId: m.messageId });
+      const info = await transport.sendMail({
+        from: mailFrom,
+        to: m.to,
+        subject: m.subject,
+        text: m.text,
+        messageId: m.messageId,
+      });
       await mkdir(mailDir, { recursive: true });
       const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${m.messageId.replace(/[^a-zA-Z0-9.-]/g, '_')}.eml`;
       await writeFile(path.join(mailDir, name), info.message as Buffer);

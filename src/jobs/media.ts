@@ -1,6 +1,12 @@
 /** Content type by magic bytes, and pixel size of PNG, JPEG, GIF and WebP images. */
 
-export const SUPPORTED_TYPES = ['image/png', 'image/jpeg', 'image/gif', 'image/webp', 'application/pdf'] as const;
+export const SUPPORTED_TYPES = [
+  'image/png',
+  'image/jpeg',
+  'image/gif',
+  'image/webp',
+  'application/pdf',
+] as const;
 export type SupportedType = (typeof SUPPORTED_TYPES)[number];
 
 const startsWith = (b: Buffer, bytes: number[], at = 0) => bytes.every((v, i) => b[at + i] === v);
@@ -9,15 +15,24 @@ const startsWith = (b: Buffer, bytes: number[], at = 0) => bytes.every((v, i) =>
 export function detectType(b: Buffer): SupportedType | null {
   if (startsWith(b, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return 'image/png';
   if (startsWith(b, [0xff, 0xd8, 0xff])) return 'image/jpeg';
-  if (b.subarray(0, 6).toString('latin1') === 'GIF87a' || b.subarray(0, 6).toString('latin1') === 'GIF89a')
+  if (
+    b.subarray(0, 6).toString('latin1') === 'GIF87a' ||
+    b.subarray(0, 6).toString('latin1') === 'GIF89a'
+  )
     return 'image/gif';
-  if (b.subarray(0, 4).toString('latin1') === 'RIFF' && b.subarray(8, 12).toString('latin1') === 'WEBP')
+  if (
+    b.subarray(0, 4).toString('latin1') === 'RIFF' &&
+    b.subarray(8, 12).toString('latin1') === 'WEBP'
+  )
     return 'image/webp';
   if (b.subarray(0, 5).toString('latin1') === '%PDF-') return 'application/pdf';
   return null;
 }
 
-export function imageSize(b: Buffer, type: SupportedType): { width: number; height: number } | null {
+export function imageSize(
+  b: Buffer,
+  type: SupportedType,
+): { width: number; height: number } | null {
   try {
     switch (type) {
       case 'image/png':
@@ -40,7 +55,8 @@ export function imageSize(b: Buffer, type: SupportedType): { width: number; heig
 
 function webpSize(b: Buffer) {
   const chunk = b.subarray(12, 16).toString('latin1');
-  if (chunk === 'VP8 ') return { width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
+  if (chunk === 'VP8 ')
+    return { width: b.readUInt16LE(26) & 0x3fff, height: b.readUInt16LE(28) & 0x3fff };
   if (chunk === 'VP8L') {
     const bits = b.readUInt32LE(21);
     return { width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 };

@@ -3,7 +3,7 @@
  * (pass a `Sql` runner bound to it): a rolled-back write leaves no job.
  */
 import type { Config } from '../config.ts';
-import { enqueueJob, scheduleAnalytics, type Sql } from './queue.ts';
+import { enqueueJob, type Sql, scheduleAnalytics } from './queue.ts';
 
 /** A post changed status: refresh analytics soon; e-mail its author when it was approved. */
 export async function afterPostStatusChange(

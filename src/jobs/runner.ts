@@ -8,7 +8,14 @@
  * unknown runners whose locks are that old), so their jobs run again within seconds.
  */
 import os from 'node:os';
-import { Logger, type Runner, type TaskList, type WorkerPool, run, runMigrations } from 'graphile-worker';
+import {
+  Logger,
+  type Runner,
+  run,
+  runMigrations,
+  type TaskList,
+  type WorkerPool,
+} from 'graphile-worker';
 import type { Services } from '../context.ts';
 import { createPool } from '../db/pool.ts';
 import { createPrisma } from '../db/prisma.ts';
@@ -33,7 +40,10 @@ export const TASKS: TaskDefinition<any>[] = [
 /** graphile-worker log lines go to the app's logger (its debug chatter at debug level). */
 export function workerLogger(logger: AppLogger): Logger {
   return new Logger((scope) => (level, message, meta) => {
-    const fields = { scope: { label: scope.label, workerId: scope.workerId, jobId: scope.jobId }, ...((meta as object) ?? {}) };
+    const fields = {
+      scope: { label: scope.label, workerId: scope.workerId, jobId: scope.jobId },
+      ...((meta as object) ?? {}),
+    };
     if (level === 'error') logger.error(fields, message);
     else if (level === 'warning') logger.warn(fields, message);
     else if (level === 'info') logger.debug(fields, message);
@@ -86,9 +96,10 @@ export async function releaseDeadWorkers(
   if (ids.length) {
     await sql('SELECT graphile_worker.force_unlock_workers($1::text[])', [ids]);
   }
-  await sql(`DELETE FROM job_workers WHERE last_seen_at < now() - $1::int8 * interval '1 millisecond'`, [
-    staleMs,
-  ]);
+  await sql(
+    `DELETE FROM job_workers WHERE last_seen_at < now() - $1::int8 * interval '1 millisecond'`,
+    [staleMs],
+  );
   return ids;
 }
 
@@ -112,7 +123,10 @@ export async function startJobRunner(base: Services, opts: RunnerOptions): Promi
   const released = await releaseDeadWorkers(sql, jobsConfig.staleMs);
   if (released.length) logger.warn({ released }, 'released jobs of stopped workers');
 
-  const settings = { backoffBaseMs: jobsConfig.backoffBaseMs, backoffMaxMs: jobsConfig.backoffMaxMs };
+  const settings = {
+    backoffBaseMs: jobsConfig.backoffBaseMs,
+    backoffMaxMs: jobsConfig.backoffMaxMs,
+  };
   const taskList: TaskList = {};
   for (const def of TASKS) taskList[def.kind] = toWorkerTask(def, services, pool, settings);
 

@@ -29,7 +29,11 @@ export interface UploadLike {
 export const storagePath = (dir: string, key: string) => path.join(dir, key);
 
 /** Streams `file` into `dir`; throws UploadRejected (leaving nothing behind) when refused. */
-export async function storeUpload(file: UploadLike, dir: string, maxBytes: number): Promise<StoredUpload> {
+export async function storeUpload(
+  file: UploadLike,
+  dir: string,
+  maxBytes: number,
+): Promise<StoredUpload> {
   if (file.size > maxBytes) {
     throw new UploadRejected(`The file is ${file.size} bytes; the limit is ${maxBytes} bytes`);
   }
@@ -58,7 +62,8 @@ export async function storeUpload(file: UploadLike, dir: string, maxBytes: numbe
   try {
     await pipeline(Readable.from(chunks(file.stream())), guard, createWriteStream(partial));
     const contentType = detectType(head);
-    if (!contentType) throw new UploadRejected('Unsupported file type; upload PNG, JPEG, GIF, WebP or PDF');
+    if (!contentType)
+      throw new UploadRejected('Unsupported file type; upload PNG, JPEG, GIF, WebP or PDF');
     await rename(partial, storagePath(dir, key));
     return { key, size, contentType };
   } catch (err) {

@@ -66,9 +66,9 @@ export function toWorkerTask<P>(
 ): Task {
   const sql = pgSql(pool);
   const announce = (job: BackgroundJobRow) =>
-    announceWrites(services, [
-      { typename: 'BackgroundJob', id: job.id, states: [] },
-    ]).catch((err) => services.logger.warn({ err, jobId: job.id }, 'cache announcement failed'));
+    announceWrites(services, [{ typename: 'BackgroundJob', id: job.id, states: [] }]).catch((err) =>
+      services.logger.warn({ err, jobId: job.id }, 'cache announcement failed'),
+    );
 
   return async (raw, helpers) => {
     const id = (raw as { id?: unknown } | null)?.id;

@@ -76,12 +76,19 @@ builder.mutationField('uploadAsset', (t) =>
       let target: { postId: number | null; deliverableId: number | null; clientId: number };
       if (args.postId != null) {
         const id = idOf('postId', args.postId, 'Post');
-        const post = await ctx.prisma.post.findUnique({ where: { id }, select: { clientId: true } });
-        if (!post || !canSeeClient(viewer, post.clientId)) throw notFound('postId', `No post with ID ${args.postId}`);
+        const post = await ctx.prisma.post.findUnique({
+          where: { id },
+          select: { clientId: true },
+        });
+        if (!post || !canSeeClient(viewer, post.clientId))
+          throw notFound('postId', `No post with ID ${args.postId}`);
         target = { postId: id, deliverableId: null, clientId: post.clientId };
       } else {
         const id = idOf('deliverableId', args.deliverableId as string, 'Deliverable');
-        const d = await ctx.prisma.deliverable.findUnique({ where: { id }, select: { clientId: true } });
+        const d = await ctx.prisma.deliverable.findUnique({
+          where: { id },
+          select: { clientId: true },
+        });
         if (!d || !canSeeClient(viewer, d.clientId)) {
           throw notFound('deliverableId', `No deliverable with ID ${args.deliverableId}`);
         }
@@ -116,8 +123,14 @@ builder.mutationField('uploadAsset', (t) =>
           return { assetId: asset.id, jobId };
         });
         const [asset, job] = await Promise.all([
-          ctx.prisma.asset.findUniqueOrThrow({ ...payloadQuery(ctx, info, 'asset'), where: { id: assetId } }),
-          ctx.prisma.backgroundJob.findUniqueOrThrow({ ...payloadQuery(ctx, info, 'job'), where: { id: jobId } }),
+          ctx.prisma.asset.findUniqueOrThrow({
+            ...payloadQuery(ctx, info, 'asset'),
+            where: { id: assetId },
+          }),
+          ctx.prisma.backgroundJob.findUniqueOrThrow({
+            ...payloadQuery(ctx, info, 'job'),
+            where: { id: jobId },
+          }),
         ]);
         return { asset, job };
       } catch (err) {

@@ -1,7 +1,7 @@
 import { clientScope, requireViewer } from '../auth/rules.ts';
 import { builder } from '../builder.ts';
-import type { Context } from '../context.ts';
 import { listTags } from '../cache/tags.ts';
+import type { Context } from '../context.ts';
 import { Prisma } from '../db/prisma.ts';
 import { notFound } from '../errors.ts';
 import { PlatformEnum, PostStatusEnum, ProjectStatusEnum } from './enums.ts';
@@ -17,7 +17,11 @@ interface Stats {
 }
 
 type PostCounts =
-  | { live: { status: string; platform: string; n: number }[]; byStatus?: never; byPlatform?: never }
+  | {
+      live: { status: string; platform: string; n: number }[];
+      byStatus?: never;
+      byPlatform?: never;
+    }
   | { live: never[]; byStatus: Map<string, number>; byPlatform: Map<string, number> };
 
 /**
@@ -43,7 +47,8 @@ async function postCounts(ctx: Context, byClient: Prisma.Sql): Promise<PostCount
         SELECT 'p' AS dim, e.k, sum(e.v::int4)::int4 AS n FROM analytics_daily a,
           jsonb_each_text(a.posts_by_platform) AS e(k, v) WHERE ${today} AND ${byClient} GROUP BY 2`,
     );
-    const pick = (dim: string) => new Map(rows.filter((r) => r.dim === dim && r.n > 0).map((r) => [r.k, r.n]));
+    const pick = (dim: string) =>
+      new Map(rows.filter((r) => r.dim === dim && r.n > 0).map((r) => [r.k, r.n]));
     return { live: [], byStatus: pick('s'), byPlatform: pick('p') };
   }
   const live = await ctx.prisma.$queryRaw<{ status: string; platform: string; n: number }[]>(
@@ -128,8 +133,7 @@ builder.queryField('dashboardStats', (t) =>
         for (const r of rows) out.set(key(r as never), (out.get(key(r as never)) ?? 0) + r.n);
         return out;
       };
-      const byStatus =
-        posts.byStatus ?? sum(posts.live, (r: { status: string }) => r.status);
+      const byStatus = posts.byStatus ?? sum(posts.live, (r: { status: string }) => r.status);
       const byPlatform =
         posts.byPlatform ?? sum(posts.live, (r: { platform: string }) => r.platform);
       return {

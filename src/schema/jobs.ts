@@ -102,7 +102,11 @@ builder.queryField('backgroundJobs', (t) =>
 );
 
 /** Loads a job for the payload with the selection the client asked for under `job`. */
-export async function jobPayload(ctx: Context, info: Parameters<typeof payloadQuery>[1], id: number) {
+export async function jobPayload(
+  ctx: Context,
+  info: Parameters<typeof payloadQuery>[1],
+  id: number,
+) {
   const job = await ctx.prisma.backgroundJob.findUniqueOrThrow({
     ...payloadQuery(ctx, info, 'job'),
     where: { id },
@@ -130,31 +134,43 @@ builder.relayMutationField(
         type: [PlatformEnum],
         description: 'Used in turn. Default: every platform.',
       }),
-      from: t.field({ type: 'DateTime', description: 'First post is scheduled here. Default: now.' }),
+      from: t.field({
+        type: 'DateTime',
+        description: 'First post is scheduled here. Default: now.',
+      }),
       to: t.field({
         type: 'DateTime',
-        description: 'Last post is scheduled here; the rest spread evenly. Default: from + 30 days.',
+        description:
+          'Last post is scheduled here; the rest spread evenly. Default: from + 30 days.',
       }),
       titleTemplate: t.string({
-        description: 'Placeholders: {n}, {platform}, {date}, {project}. Default: "{project} post {n}".',
+        description:
+          'Placeholders: {n}, {platform}, {date}, {project}. Default: "{project} post {n}".',
       }),
       bodyTemplate: t.string({ description: 'Same placeholders as titleTemplate.' }),
     }),
   },
   {
-    description: 'Starts a job that creates `count` draft posts in a project. Returns the job at once.',
+    description:
+      'Starts a job that creates `count` draft posts in a project. Returns the job at once.',
     resolve: async (_root, { input }, ctx, info) => {
       const viewer = requireRole(ctx, STAFF, 'start background jobs');
       if (!Number.isInteger(input.count) || input.count < 1 || input.count > MAX_GENERATED_POSTS) {
-        throw badInput('input.count', `\`input.count\` must be between 1 and ${MAX_GENERATED_POSTS}`);
+        throw badInput(
+          'input.count',
+          `\`input.count\` must be between 1 and ${MAX_GENERATED_POSTS}`,
+        );
       }
       const platforms = input.platforms ?? [...PLATFORMS];
-      if (platforms.length === 0) throw badInput('input.platforms', '`input.platforms` must not be empty');
+      if (platforms.length === 0)
+        throw badInput('input.platforms', '`input.platforms` must not be empty');
       const from = input.from ?? new Date();
       const to = input.to ?? new Date(from.getTime() + 30 * DAY_MS);
       if (to < from) throw badInput('input.to', '`input.to` must not be before `input.from`');
       const titleTemplate = (input.titleTemplate ?? '{project} post {n}').trim();
-      const bodyTemplate = (input.bodyTemplate ?? 'Draft {n} for {platform}, planned for {date}.').trim();
+      const bodyTemplate = (
+        input.bodyTemplate ?? 'Draft {n} for {platform}, planned for {date}.'
+      ).trim();
       if (!titleTemplate || titleTemplate.length > 300) {
         throw badInput('input.titleTemplate', '`input.titleTemplate` must be 1 to 300 characters');
       }
@@ -165,7 +181,10 @@ builder.relayMutationField(
       const project = await ctx.prisma.project.findUnique({ where: { id: projectId } });
       if (!project) throw notFound('input.projectId', `No project with ID ${input.projectId}`);
       if (project.status === 'ARCHIVED') {
-        throw badInput('input.projectId', `Project ${input.projectId} is archived; it takes no new posts`);
+        throw badInput(
+          'input.projectId',
+          `Project ${input.projectId} is archived; it takes no new posts`,
+        );
       }
       const id = await ctx.prisma.$transaction((tx) =>
         enqueueJob(prismaSql(tx), {
@@ -216,7 +235,10 @@ builder.relayMutationField(
 
 async function existingJob(ctx: Context, globalId: string) {
   const id = idOf('input.id', globalId, 'BackgroundJob');
-  const job = await ctx.prisma.backgroundJob.findUnique({ where: { id }, select: { id: true, status: true } });
+  const job = await ctx.prisma.backgroundJob.findUnique({
+    where: { id },
+    select: { id: true, status: true },
+  });
   if (!job) throw notFound('input.id', `No background job with ID ${globalId}`);
   return job;
 }
@@ -231,7 +253,10 @@ builder.relayMutationField(
       const job = await existingJob(ctx, input.id);
       const ok = await ctx.prisma.$transaction((tx) => retryJob(prismaSql(tx), job.id));
       if (!ok) {
-        throw badInput('input.id', `Only FAILED or CANCELLED jobs can be retried; this one is ${job.status}`);
+        throw badInput(
+          'input.id',
+          `Only FAILED or CANCELLED jobs can be retried; this one is ${job.status}`,
+        );
       }
       return jobPayload(ctx, info, job.id);
     },
@@ -250,10 +275,44 @@ builder.relayMutationField(
       const job = await existingJob(ctx, input.id);
       const ok = await ctx.prisma.$transaction((tx) => cancelJob(prismaSql(tx), job.id));
       if (!ok) {
-        throw badInput('input.id', `Only QUEUED or RUNNING jobs can be cancelled; this one is ${job.status}`);
+        throw badInput(
+          'input.id',
+          `Only QUEUED or RUNNING jobs can be cancelled; this one is ${job.status}`,
+        );
       }
       return jobPayload(ctx, info, job.id);
     },
   },
   jobOutput,
+);
+
+const FINISHED = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
+const FOLLOW_INTERVAL_MS = 250;
+
+builder.subscriptionType({});
+
+builder.subscriptionField('backgroundJob', (t) =>
+  t.field({
+    type: BackgroundJob,
+    description:
+      'Follows a job over server-sent events: the job now, then on every change, ending when it is finished.',
+    args: { id: t.arg.id({ required: true }) },
+    subscribe: async function* (_root, args, ctx) {
+      requireRole(ctx, STAFF, 'follow background jobs');
+      const id = idOf('id', args.id, 'BackgroundJob');
+      let last = '';
+      for (;;) {
+        const job = await ctx.prisma.backgroundJob.findUnique({ where: { id } });
+        if (!job) throw notFound('id', `No background job with ID ${args.id}`);
+        const stamp = `${job.status}|${job.progress}|${job.attempts}|${job.updatedAt.getTime()}`;
+        if (stamp !== last) {
+          last = stamp;
+          yield job;
+        }
+        if (FINISHED.has(job.status)) return;
+        await new Promise((r) => setTimeout(r, FOLLOW_INTERVAL_MS));
+      }
+    },
+    resolve: (job) => job as never,
+  }),
 );

@@ -4,7 +4,7 @@
  * key `<job id>:<index>` (unique), so a batch that runs again adds nothing.
  */
 import { z } from 'zod';
-import { announceWrites, postState } from '../../cache/writes.ts';
+import { announceWrites } from '../../cache/writes.ts';
 import { pgSql, scheduleAnalytics } from '../queue.ts';
 import { defineTask, PermanentJobError } from '../task.ts';
 

@@ -20,10 +20,15 @@ export default defineTask({
   payload: processUploadPayload,
   async run(p, { services }) {
     const sql = pgSql(services.pool);
-    const [asset] = await sql<{ id: number; storage_key: string; client_id: number; post_id: number | null; deliverable_id: number | null }>(
-      'SELECT id, storage_key, client_id, post_id, deliverable_id FROM assets WHERE id = $1',
-      [p.assetId],
-    );
+    const [asset] = await sql<{
+      id: number;
+      storage_key: string;
+      client_id: number;
+      post_id: number | null;
+      deliverable_id: number | null;
+    }>('SELECT id, storage_key, client_id, post_id, deliverable_id FROM assets WHERE id = $1', [
+      p.assetId,
+    ]);
     if (!asset) throw new PermanentJobError(`Asset ${p.assetId} no longer exists`);
     const file = path.join(services.config.jobs.storageDir, asset.storage_key);
     const hash = createHash('sha256');
@@ -42,7 +47,9 @@ export default defineTask({
     const header = Buffer.concat(head);
     const type = detectType(header);
     if (!type) {
-      await sql(`UPDATE assets SET status = 'FAILED', updated_at = now() WHERE id = $1`, [asset.id]);
+      await sql(`UPDATE assets SET status = 'FAILED', updated_at = now() WHERE id = $1`, [
+        asset.id,
+      ]);
       throw new PermanentJobError('The stored file is not of a supported type');
     }
     const dims = imageSize(header, type);
@@ -53,6 +60,13 @@ export default defineTask({
       [asset.id, size, sha256, type, dims?.width ?? null, dims?.height ?? null],
     );
     await announceWrites(services, [{ typename: 'Asset', id: asset.id, states: [] }]);
-    return { assetId: asset.id, sizeBytes: size, sha256, contentType: type, width: dims?.width ?? null, height: dims?.height ?? null };
+    return {
+      assetId: asset.id,
+      sizeBytes: size,
+      sha256,
+      contentType: type,
+      width: dims?.width ?? null,
+      height: dims?.height ?? null,
+    };
   },
 });

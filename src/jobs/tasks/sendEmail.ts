@@ -12,7 +12,10 @@ import { defineTask, PermanentJobError } from '../task.ts';
 
 export const sendEmailPayload = z.discriminatedUnion('template', [
   z.object({ template: z.literal('postApproved'), postId: z.number().int().positive() }),
-  z.object({ template: z.literal('deliverableInReview'), deliverableId: z.number().int().positive() }),
+  z.object({
+    template: z.literal('deliverableInReview'),
+    deliverableId: z.number().int().positive(),
+  }),
 ]);
 export type SendEmailPayload = z.infer<typeof sendEmailPayload>;
 
@@ -78,7 +81,10 @@ export default defineTask({
     for (const row of pending) {
       const messageId = `<outbox-${row.id}@postline>`;
       await mailer.send({ to: row.recipient, subject: row.subject, text: row.body, messageId });
-      await sql('UPDATE email_outbox SET sent_at = now(), message_id = $2 WHERE id = $1', [row.id, messageId]);
+      await sql('UPDATE email_outbox SET sent_at = now(), message_id = $2 WHERE id = $1', [
+        row.id,
+        messageId,
+      ]);
       sent++;
       await progress((sent * 100) / pending.length);
     }
