@@ -10,7 +10,8 @@ ENV NODE_ENV=production \
     NPM_CONFIG_FUND=false
 
 WORKDIR /app
-RUN mkdir -p /data && chown node:node /app /data
+# Created up front and owned by `node`: npm ci writes src/generated/ as that user.
+RUN mkdir -p /data /app/src/db /app/src/generated && chown -R node:node /app /data
 USER node
 
 # Dependencies first (cached while package*.json and the Prisma schema are unchanged).

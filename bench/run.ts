@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     log(describe(r));
   };
 
+  const restores: (() => Promise<void>)[] = [];
   for (const [index, cache] of options.cacheModes.entries()) {
     const server: RunningServer = index === 0 && early ? await early : await start(cache);
     log(`Postline started (pid ${server.pid}, response cache ${cache}) at ${server.baseUrl}`);
@@ -198,18 +199,15 @@ async function main(): Promise<void> {
             hotPostsPerClient: 12,
             cursors: mixedCursors,
           });
-          try {
-            for (const c of options.connections) {
-              await run(
-                runs,
-                scenario,
-                '90% reads / 10% writes',
-                { kind: 'mixed', mixed: setup.fixture },
-                c,
-              );
-            }
-          } finally {
-            await setup.restore();
+          restores.push(setup.restore);
+          for (const c of options.connections) {
+            await run(
+              runs,
+              scenario,
+              '90% reads / 10% writes',
+              { kind: 'mixed', mixed: setup.fixture },
+              c,
+            );
           }
           continue;
         }
@@ -228,7 +226,9 @@ async function main(): Promise<void> {
         for (const c of options.connections) await run(runs, scenario, variant, workload, c);
       }
     } finally {
+      // Stopping lets requests in flight finish; only then is the mixed data put back.
       await server.stop();
+      for (const restore of restores.splice(0)) await restore();
     }
   }
   await load.stop();

@@ -7,6 +7,7 @@ import { GraphQLError, getOperationAST } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { authenticationPlugin, hasInvalidToken, viewerForRequest } from './auth/request-auth.ts';
 import { ResponseCache } from './cache/response-cache.ts';
+import { depthLimitPlugin } from './depth-limit.ts';
 import type { Context, Services } from './context.ts';
 import { migrationStatus } from './db/migrations.ts';
 import { newQueryLog, runWithQueryLog } from './db/query-log.ts';
@@ -191,6 +192,9 @@ export function createApp(services: Services): App {
       requestTiming,
       // Verifies the bearer token before anything can answer from the cache.
       authenticationPlugin(tokens),
+      // Refuses over-deep operations at validation (never reached by cache hits, which were
+      // validated when first computed).
+      depthLimitPlugin(config.maxQueryDepth),
       // The response cache wraps execution: a hit skips everything below it.
       ...(cache ? cache.plugins() : []),
       sqlAttribution,

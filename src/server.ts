@@ -8,8 +8,8 @@ import { applyMigrations } from './db/migrations.ts';
 import { connectionDemands, createPool, verifyConnectionBudget } from './db/pool.ts';
 import { createPrisma } from './db/prisma.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedIfEmpty } from './db/seed.ts';
-import { createLogger } from './observability/logger.ts';
 import { installWorkerSchema, startJobRunner } from './jobs/runner.ts';
+import { createLogger } from './observability/logger.ts';
 import { setCursorSecret } from './schema/connection.ts';
 
 async function main() {
@@ -57,7 +57,9 @@ async function main() {
   await app.cache?.listen(db.url, pool);
   if (app.cache) logger.info({ store: app.cache.store.kind }, 'response cache on');
   const jobs =
-    config.jobs.mode === 'inline' ? await startJobRunner(app.services, { databaseUrl: db.url }) : null;
+    config.jobs.mode === 'inline'
+      ? await startJobRunner(app.services, { databaseUrl: db.url })
+      : null;
   const server = createServer(app.yoga);
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));

@@ -3,10 +3,10 @@
  * Every "may not" case also checks in SQL that nothing was written.
  */
 import { SignJWT } from 'jose';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { expectError, expectNoLeak, ok } from './expect-error.ts';
 import { ADMIN, CLIENT1, CLIENT2, EDITOR, MANAGER, PASSWORD } from './fixtures.ts';
-import { gid, rawId, TEST_SECRET, useTestApp } from './harness.ts';
+import { createTestApp, gid, rawId, TEST_SECRET, useTestApp } from './harness.ts';
 
 const t = await useTestApp();
 
@@ -446,28 +446,36 @@ describe('CLIENT', () => {
     expect(data.viewer).toEqual({ email: CLIENT1, role: 'CLIENT', client: { id: mine } });
   });
 
-  it('two clients asking the same query each get their own rows (nothing shared between them)', async () => {
-    const query =
-      '{ posts(first: 100) { totalCount edges { node { client { id } } } } clients { edges { node { id } } } }';
-    for (const [as, clientId] of [
-      [CLIENT1, own],
-      [CLIENT2, other],
-      [CLIENT1, own],
-      [CLIENT2, other],
-    ] as const) {
-      const data = ok(await t.gql(query, {}, { as }));
-      const [{ n }] = await t.sql('SELECT count(*)::int n FROM posts WHERE client_id = $1', [
-        clientId,
-      ]);
-      expect(data.posts.totalCount, as).toBe(n);
-      expect(
-        new Set(
-          data.posts.edges.map((e: { node: { client: { id: string } } }) => e.node.client.id),
-        ),
-      ).toEqual(n ? new Set([gid('Client', clientId)]) : new Set());
-      expect(data.clients.edges).toEqual([{ node: { id: gid('Client', clientId) } }]);
-    }
-  });
+  it.each([
+    ['off', t],
+    ['memory', null],
+  ] as const)(
+    'two clients asking the same query each get their own rows (response cache %s)',
+    async (_mode, app) => {
+      const api = app ?? (await createTestApp({ RESPONSE_CACHE: 'memory' }));
+      onTestFinished(() => (app ? undefined : api.close()));
+      const query =
+        '{ posts(first: 100) { totalCount edges { node { client { id } } } } clients { edges { node { id } } } }';
+      for (const [as, clientId] of [
+        [CLIENT1, own],
+        [CLIENT2, other],
+        [CLIENT1, own],
+        [CLIENT2, other],
+      ] as const) {
+        const data = ok(await api.gql(query, {}, { as }));
+        const [{ n }] = await api.sql('SELECT count(*)::int n FROM posts WHERE client_id = $1', [
+          clientId,
+        ]);
+        expect(data.posts.totalCount, as).toBe(n);
+        expect(
+          new Set(
+            data.posts.edges.map((e: { node: { client: { id: string } } }) => e.node.client.id),
+          ),
+        ).toEqual(n ? new Set([gid('Client', clientId)]) : new Set());
+        expect(data.clients.edges).toEqual([{ node: { id: gid('Client', clientId) } }]);
+      }
+    },
+  );
 
   it('sees its own numbers in dashboardStats and NOT_FOUND for another client', async () => {
     const mineStats = ok(

@@ -255,7 +255,8 @@ describe('response cache', () => {
   });
 
   it('shows statistics in systemStatus to admins only', async () => {
-    const q = '{ systemStatus { cache { mode hits misses hitRate entries bytes invalidations byOperation { operation hits misses } } } }';
+    const q =
+      '{ systemStatus { cache { mode hits misses hitRate entries bytes invalidations byOperation { operation hits misses } } } }';
     const admin = await t.gql(q, {}, { as: ADMIN });
     expect(admin.errors).toBeUndefined();
     const cache = admin.data?.systemStatus.cache;

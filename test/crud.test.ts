@@ -332,6 +332,55 @@ describe('round trips', () => {
   });
 });
 
+describe('round trips with the response cache on (the default outside tests)', () => {
+  it('a deleted post or deliverable is not served from the cache by node(id:)', async () => {
+    const cached = await createTestApp({ RESPONSE_CACHE: 'memory' });
+    try {
+      const project = gid('Project', await firstId('projects', "status = 'ACTIVE'"));
+      const read = async (id: string) =>
+        ok(await cached.gql('query($id: ID!) { node(id: $id) { id } }', { id }, { as: ADMIN }))
+          .node;
+      const post = ok(
+        await cached.gql(
+          'mutation($i: CreatePostInput!) { createPost(input: $i) { post { id } } }',
+          { i: { projectId: project, title: 'Cached', body: 'B', platform: 'X' } },
+          { as: ADMIN },
+        ),
+      ).createPost.post.id;
+      const d = ok(
+        await cached.gql(
+          'mutation($i: CreateDeliverableInput!) { createDeliverable(input: $i) { deliverable { id } } }',
+          { i: { projectId: project, title: 'Cached', kind: 'K' } },
+          { as: ADMIN },
+        ),
+      ).createDeliverable.deliverable.id;
+      // Read twice so the answer is in the cache.
+      expect(await read(post)).toEqual({ id: post });
+      expect(await read(post)).toEqual({ id: post });
+      expect(await read(d)).toEqual({ id: d });
+      expect(await read(d)).toEqual({ id: d });
+      ok(
+        await cached.gql(
+          'mutation($id: ID!) { deletePost(input: { id: $id }) { deletedPostId } }',
+          { id: post },
+          { as: ADMIN },
+        ),
+      );
+      ok(
+        await cached.gql(
+          'mutation($id: ID!) { deleteDeliverable(input: { id: $id }) { deletedDeliverableId } }',
+          { id: d },
+          { as: ADMIN },
+        ),
+      );
+      expect(await read(post)).toBeNull();
+      expect(await read(d)).toBeNull();
+    } finally {
+      await cached.close();
+    }
+  });
+});
+
 // ---- bad input ------------------------------------------------------------------------------
 
 describe('bad input: a typed error naming the field, and nothing written', () => {

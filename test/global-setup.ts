@@ -8,8 +8,8 @@ import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { type EmbeddedServer, quoteIdent, startEmbeddedPostgres } from '../src/db/embedded.ts';
 import { applyMigrations } from '../src/db/migrations.ts';
-import { installWorkerSchema } from '../src/jobs/runner.ts';
 import { seed } from '../src/db/seed.ts';
+import { installWorkerSchema } from '../src/jobs/runner.ts';
 import { TEST_SEED } from './fixtures.ts';
 
 declare module 'vitest' {
@@ -64,7 +64,9 @@ export default async function setup(project: TestProject) {
       [`postline_test_%${runId}%`],
     );
     for (const { datname } of rows) {
-      await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`).catch(() => {});
+      await admin
+        .query(`DROP DATABASE IF EXISTS ${quoteIdent(datname)} WITH (FORCE)`)
+        .catch(() => {});
     }
     await admin.end();
     await embedded?.stop();

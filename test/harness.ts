@@ -10,8 +10,8 @@ import { TokenService } from '../src/auth/tokens.ts';
 import { loadConfig } from '../src/config.ts';
 import { quoteIdent } from '../src/db/embedded.ts';
 import { createPool } from '../src/db/pool.ts';
-import { type PrismaClient, createPrisma } from '../src/db/prisma.ts';
-import { type QueryLog, onStatement } from '../src/db/query-log.ts';
+import { createPrisma, type PrismaClient } from '../src/db/prisma.ts';
+import { onStatement, type QueryLog } from '../src/db/query-log.ts';
 import { createLogger, type Logger } from '../src/observability/logger.ts';
 import { setCursorSecret } from '../src/schema/connection.ts';
 import { PASSWORD } from './fixtures.ts';
@@ -117,7 +117,8 @@ export async function createTestApp(
     if (cached) return cached;
     const res = await raw(
       {
-        query: 'mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { token } }',
+        query:
+          'mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { token } }',
         variables: { e: email, p: PASSWORD },
       },
       {},
@@ -142,7 +143,9 @@ export async function createTestApp(
       return raw({ query, variables }, headers) as Promise<GqlResult<any>>;
     },
     lastStatements: () =>
-      statements.filter((s) => s.log !== undefined).map(({ sql, durationMs }) => ({ sql, durationMs })),
+      statements
+        .filter((s) => s.log !== undefined)
+        .map(({ sql, durationMs }) => ({ sql, durationMs })),
     async sql(text, params) {
       const client = new pg.Client({ connectionString: url });
       await client.connect();

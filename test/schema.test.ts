@@ -48,7 +48,7 @@ describe('schema and migrations', () => {
     expect(a.length + b.length).toBeGreaterThan(0);
     const pool = new pg.Pool({ connectionString: url, max: 1 });
     const status = await migrationStatus(pool);
-    const { rows } = await pool.query("select count(*)::int as n from _prisma_migrations");
+    const { rows } = await pool.query('select count(*)::int as n from _prisma_migrations');
     await pool.end();
     expect(status.applied).toBe(true);
     expect(rows[0].n).toBe(status.pending.length + (a.length || b.length));

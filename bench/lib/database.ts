@@ -13,6 +13,8 @@ import { onCleanup } from './cleanup.ts';
 import { freePort } from './server.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+/** Advisory lock key base (plus the post count) held while a database is checked or seeded. */
+const BENCH_SEED_LOCK = 7_230_190_000;
 export const DEFAULT_SERVER_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 export interface BenchDatabase {
@@ -76,14 +78,28 @@ export async function prepareDatabase(opts: {
   await applyMigrations(url);
 
   const pool = new pg.Pool({ connectionString: url, max: 2 });
+  const lock = await pool.connect();
   try {
-    const { rows } = await pool.query<{ posts: number; users: number }>(
-      'select (select count(*) from posts)::int as posts, (select count(*) from users)::int as users',
+    // One harness seeds a database at a time; others wait here, then reuse it.
+    await lock.query('select pg_advisory_lock($1)', [BENCH_SEED_LOCK + opts.posts]);
+    // The seed numbers posts 1..N; posts a run created and could not remove (id > N) do
+    // not make the data different.
+    const { rows } = await pool.query<{ seeded: number; extra: number; users: number }>(
+      `select (select count(*) from posts where id <= $1)::int as seeded,
+              (select count(*) from posts where id > $1)::int as extra,
+              (select count(*) from users)::int as users`,
+      [opts.posts],
     );
     const current = rows[0];
-    if (current && current.posts === opts.posts && current.users > 0) {
-      opts.log(`Reusing ${name} on ${server} (${opts.posts.toLocaleString('en')} posts).`);
+    if (current && current.seeded === opts.posts && current.users > 0) {
+      const extra = current.extra ? ` plus ${current.extra} posts left by an interrupted run` : '';
+      opts.log(`Reusing ${name} on ${server} (${opts.posts.toLocaleString('en')} posts${extra}).`);
       return { url, name, server, posts: opts.posts, seeded: false, seedSeconds: null };
+    }
+    if (current?.users) {
+      opts.log(
+        `${name} holds ${current.seeded + current.extra} posts, not ${opts.posts}: re-seeding.`,
+      );
     }
     opts.log(`Seeding ${name} on ${server} with ${opts.posts.toLocaleString('en')} posts...`);
     const client = await pool.connect();
@@ -98,6 +114,8 @@ export async function prepareDatabase(opts: {
     opts.log(`Seed time: ${seedSeconds.toFixed(1)} s`);
     return { url, name, server, posts: opts.posts, seeded: true, seedSeconds };
   } finally {
+    await lock.query('select pg_advisory_unlock_all()').catch(() => {});
+    lock.release();
     await pool.end();
   }
 }

@@ -8,6 +8,7 @@ import type pg from 'pg';
 import { encodeGlobalId } from '../../src/builder.ts';
 import { DEMO_PASSWORD } from '../../src/db/seed.ts';
 import { encodeCursor, setCursorSecret } from '../../src/schema/connection.ts';
+import { onCleanup } from './cleanup.ts';
 import { LOGIN } from './queries.ts';
 import { median } from './stats.ts';
 import type { MixedClient, MixedFixture, MixedUser } from './types.ts';
@@ -141,7 +142,10 @@ export async function catalog(pool: pg.Pool): Promise<Catalog> {
 
 export interface MixedSetup {
   fixture: MixedFixture;
-  /** Deletes the posts the run created and restores the hot posts it renamed. */
+  /**
+   * Deletes the posts the run created and restores the hot posts it renamed. Call it after
+   * the server has stopped (it finishes requests in flight, which may still write).
+   */
   restore(): Promise<void>;
 }
 
@@ -203,5 +207,9 @@ export async function mixedFixture(
     );
   };
   const runTag = `bench-${Date.now().toString(36)}`;
-  return { fixture: { staff, clients, cursors: opts.cursors, runTag }, restore };
+  // Registered so that an error or Ctrl-C also puts the data back.
+  return {
+    fixture: { staff, clients, cursors: opts.cursors, runTag },
+    restore: onCleanup('mixed data restore', restore, { last: true }),
+  };
 }

@@ -34,6 +34,8 @@ export function tagsForWrites(events: WriteEvent[]): string[] {
   const tags = new Set<string>();
   for (const e of events) {
     tags.add(entityTag(e.typename, e.id));
+    // The response cache tags entries by the `id` clients see: the global ID (builder.ts).
+    tags.add(entityTag(e.typename, Buffer.from(`${e.typename}:${e.id}`).toString('base64url')));
     for (const state of e.states) {
       for (const t of tagsForState(e.typename, state)) tags.add(t);
       if (e.typename === 'Post' || e.typename === 'Project' || e.typename === 'Deliverable') {

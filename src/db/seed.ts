@@ -344,7 +344,8 @@ async function seedWith(client: pg.ClientBase, o: SeedOptions): Promise<void> {
     await client.query('ROLLBACK').catch(() => {});
     throw err;
   }
-  await client.query('ANALYZE clients, users, projects, posts, deliverables');
+  // VACUUM sets the visibility map, so covering indexes answer counts without reading the table.
+  await client.query('VACUUM (ANALYZE) clients, users, projects, posts, deliverables');
   log(`seed: done in ${((performance.now() - started) / 1000).toFixed(1)} s`);
 }
 

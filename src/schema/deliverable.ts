@@ -1,13 +1,13 @@
 import { canSeeClient, clientScope, requireRole, requireViewer, STAFF } from '../auth/rules.ts';
 import { builder, encodeGlobalId, OrderDirection } from '../builder.ts';
-import type { Context } from '../context.ts';
 import { listTags } from '../cache/tags.ts';
 import { announceWrites, deliverableState } from '../cache/writes.ts';
-import { afterDeliverableStatusChange } from '../jobs/notifications.ts';
-import { prismaSql } from '../jobs/queue.ts';
+import type { Context } from '../context.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
 import type { DeliverableStatus } from '../generated/prisma/enums.ts';
+import { afterDeliverableStatusChange } from '../jobs/notifications.ts';
+import { prismaSql } from '../jobs/queue.ts';
 import type { ListSpec, PageArgs } from './connection.ts';
 import { DeliverableStatusEnum } from './enums.ts';
 import { type ListConnection, payloadQuery, resolveList } from './lists.ts';

@@ -1,13 +1,13 @@
 import { canSeeClient, clientScope, requireRole, requireViewer, STAFF } from '../auth/rules.ts';
 import { builder, encodeGlobalId, OrderDirection } from '../builder.ts';
-import type { Context } from '../context.ts';
 import { listTags } from '../cache/tags.ts';
 import { announceWrites, postState } from '../cache/writes.ts';
-import { afterPostStatusChange } from '../jobs/notifications.ts';
-import { prismaSql } from '../jobs/queue.ts';
+import type { Context } from '../context.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput, forbidden, notFound } from '../errors.ts';
 import type { PostStatus } from '../generated/prisma/enums.ts';
+import { afterPostStatusChange } from '../jobs/notifications.ts';
+import { prismaSql } from '../jobs/queue.ts';
 import type { ListSpec } from './connection.ts';
 import { PlatformEnum, PostStatusEnum } from './enums.ts';
 import { type ListConnection, payloadQuery, resolveList } from './lists.ts';
@@ -299,7 +299,12 @@ builder.relayMutationField(
         ? await ctx.prisma.$transaction(async (tx) => {
             const row = await tx.post.update(write);
             const clientId = (data.clientId as number | undefined) ?? post.clientId;
-            await afterPostStatusChange(prismaSql(tx), ctx.config, { id: post.id, clientId, status }, viewer.id);
+            await afterPostStatusChange(
+              prismaSql(tx),
+              ctx.config,
+              { id: post.id, clientId, status },
+              viewer.id,
+            );
             return row;
           })
         : await ctx.prisma.post.update(write);
