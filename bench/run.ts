@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
-import { cleanupAll, installSignalHandlers, onCleanup } from './lib/cleanup.ts';
+import { cleanupAll, installSignalHandlers, onCleanup, wasInterrupted } from './lib/cleanup.ts';
 import { prepareDatabase } from './lib/database.ts';
 import {
   catalog,
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
 
   const db = await prepareDatabase({ posts: options.posts, log });
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
-  onCleanup('harness pool', () => pool.end());
+  onCleanup('harness pool', () => pool.end(), { last: true });
   const jwtSecret = newJwtSecret();
   const load = new LoadGenerator();
   const data = await catalog(pool);
@@ -270,6 +270,8 @@ async function main(): Promise<void> {
 
 main()
   .catch((err: unknown) => {
+    // After Ctrl-C the children die first; their errors are expected, not news.
+    if (wasInterrupted()) return;
     process.stderr.write(
       `bench failed: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`,
     );

@@ -48,6 +48,8 @@ export async function cleanupAll(): Promise<void> {
 }
 
 let interrupted = false;
+/** True once Ctrl-C (or SIGTERM) asked the harness to stop. */
+export const wasInterrupted = () => interrupted;
 /** On SIGINT/SIGTERM: stop what was started, then exit with 130. */
 export function installSignalHandlers(): void {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {

