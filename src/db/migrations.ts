@@ -7,8 +7,8 @@
  * `_prisma_migrations`, so `prisma migrate deploy` on a connected machine sees the same history.
  */
 
-import { readdir, readFile } from 'node:fs/promises';
 import { randomUUID } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,7 +93,9 @@ async function withEngine<T>(url: string, fn: (engine: SchemaEngine) => Promise<
   // database's settings by overriding `database`, which a connection string would win over.
   const pool = new pg.Pool({ ...connectionFields(url), Client: CatalogFriendlyClient, max: 2 });
   pool.on('error', () => {});
-  const adapter = bindMigrationAwareSqlAdapterFactory(new ShadowAwarePg(pool, connectionFields(url)));
+  const adapter = bindMigrationAwareSqlAdapterFactory(
+    new ShadowAwarePg(pool, connectionFields(url)),
+  );
   const engine = await SchemaEngine.new(
     { datamodels: [['schema.prisma', schemaText]] },
     () => {},
@@ -221,10 +223,7 @@ export async function applyMigrations(url: string): Promise<string[]> {
  * SQL that takes a database migrated with prisma/migrations to `schema.prisma`.
  * Empty when the two agree. Uses a throwaway shadow database on the same server.
  */
-export async function pendingSchemaChanges(
-  url: string,
-  schemaText?: string,
-): Promise<string> {
+export async function pendingSchemaChanges(url: string, schemaText?: string): Promise<string> {
   const migrationsList = await loadMigrations();
   schemaText ??= await readFile(schemaPath, 'utf8');
   const result = await withEngine(url, (engine) =>

@@ -3,9 +3,8 @@ import { builder } from '../builder.ts';
 import type { CacheStats } from '../cache/response-cache.ts';
 import { SystemStatus } from './system.ts';
 
-const OperationCacheStats = builder.objectRef<CacheStats['byOperation'][number]>(
-  'OperationCacheStats',
-);
+const OperationCacheStats =
+  builder.objectRef<CacheStats['byOperation'][number]>('OperationCacheStats');
 OperationCacheStats.implement({
   fields: (t) => ({
     operation: t.exposeString('operation'),
@@ -14,9 +13,8 @@ OperationCacheStats.implement({
   }),
 });
 
-const TypeInvalidations = builder.objectRef<CacheStats['invalidationsByType'][number]>(
-  'TypeInvalidations',
-);
+const TypeInvalidations =
+  builder.objectRef<CacheStats['invalidationsByType'][number]>('TypeInvalidations');
 TypeInvalidations.implement({
   fields: (t) => ({ type: t.exposeString('type'), count: t.exposeInt('count') }),
 });
@@ -37,7 +35,10 @@ CacheStatus.implement({
       description: 'Responses not stored because a write overlapped their computation.',
     }),
     byOperation: t.field({ type: [OperationCacheStats], resolve: (s) => s.byOperation }),
-    invalidationsByType: t.field({ type: [TypeInvalidations], resolve: (s) => s.invalidationsByType }),
+    invalidationsByType: t.field({
+      type: [TypeInvalidations],
+      resolve: (s) => s.invalidationsByType,
+    }),
   }),
 });
 

@@ -1,8 +1,8 @@
 import { clientScope, MANAGERS, requireRole, requireViewer } from '../auth/rules.ts';
 import { builder, OrderDirection } from '../builder.ts';
-import type { Context } from '../context.ts';
 import { listTags } from '../cache/tags.ts';
 import { announceWrites } from '../cache/writes.ts';
+import type { Context } from '../context.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput, notFound } from '../errors.ts';
 import type { ListSpec } from './connection.ts';

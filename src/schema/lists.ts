@@ -57,15 +57,28 @@ function build<T extends { id: number }>(
   for (const r of page.rows) {
     const node = rows.get(r.id);
     // A row deleted between the id query and the load simply drops out of the page.
-    if (node) edges.push({ cursor: rowCursor(page, r), node });
+    if (!node) continue;
+    // Signed lazily: only when the client selects `cursor` (or pageInfo needs it).
+    let cursor: string | undefined;
+    edges.push({
+      get cursor() {
+        cursor ??= rowCursor(page, r);
+        return cursor;
+      },
+      node,
+    });
   }
   return {
     edges,
     pageInfo: {
       hasNextPage: page.hasNextPage,
       hasPreviousPage: page.hasPreviousPage,
-      startCursor: edges[0]?.cursor ?? null,
-      endCursor: edges.at(-1)?.cursor ?? null,
+      get startCursor() {
+        return edges[0]?.cursor ?? null;
+      },
+      get endCursor() {
+        return edges.at(-1)?.cursor ?? null;
+      },
     },
     totalCount,
   };

@@ -1,8 +1,8 @@
 import { canSeeClient, clientScope, MANAGERS, requireRole, requireViewer } from '../auth/rules.ts';
 import { builder, OrderDirection } from '../builder.ts';
-import type { Context } from '../context.ts';
 import { listTags } from '../cache/tags.ts';
 import { announceWrites, projectState } from '../cache/writes.ts';
+import type { Context } from '../context.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput, notFound } from '../errors.ts';
 import type { ProjectStatus } from '../generated/prisma/enums.ts';
@@ -246,7 +246,11 @@ builder.relayMutationField(
         data,
       });
       await announceWrites(ctx, [
-        { typename: 'Project', id: project.id, states: [projectState(existing), projectState(project)] },
+        {
+          typename: 'Project',
+          id: project.id,
+          states: [projectState(existing), projectState(project)],
+        },
       ]);
       return { project };
     },
@@ -267,7 +271,11 @@ builder.relayMutationField(
         data: { status: 'ARCHIVED' },
       });
       await announceWrites(ctx, [
-        { typename: 'Project', id: project.id, states: [projectState(existing), projectState(project)] },
+        {
+          typename: 'Project',
+          id: project.id,
+          states: [projectState(existing), projectState(project)],
+        },
       ]);
       return { project };
     },
