@@ -60,7 +60,12 @@ async function main() {
     config.jobs.mode === 'inline'
       ? await startJobRunner(app.services, { databaseUrl: db.url })
       : null;
-  const server = createServer(app.yoga);
+  const server = createServer((req, res) => {
+    // HTTP/1.0 clients may omit Host; the fetch adapter needs it to build the request URL
+    // (without it the adapter answers 500 with a stack trace).
+    req.headers.host ??= 'localhost';
+    return app.yoga(req, res);
+  });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   const address = server.address();
