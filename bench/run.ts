@@ -5,7 +5,7 @@
  * response-cache mode), drives each scenario at each connection level from a separate load
  * process, measures the baselines in the same run, and writes BENCHMARKS.md and
  * bench/results/<timestamp>.json. Exits non-zero only when the harness itself fails,
- * never because of speed. See docs/readme/bench.md.
+ * never because of speed. See the "Benchmarks" section of README.md.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -167,7 +167,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtTtlS: e.JWT_TTL_S,
     graphiql: e.GRAPHIQL && !production,
     redisUrl: e.REDIS_URL,
-    /** Response cache (src/cache/); see docs/readme/cache.md. */
+    /** Response cache (src/cache/); see README.md, "Response cache". */
     cache: {
       mode: e.RESPONSE_CACHE ?? (e.REDIS_URL ? 'redis' : 'memory'),
       redisUrl: e.REDIS_URL,
@@ -185,7 +185,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     } as const,
     maxQueryDepth: e.MAX_QUERY_DEPTH,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
-    /** Background jobs (src/jobs/); see docs/readme/jobs.md. */
+    /** Background jobs (src/jobs/); see README.md, "Background jobs". */
     jobs: {
       mode: e.WORKER_MODE,
       concurrency: e.WORKER_CONCURRENCY,

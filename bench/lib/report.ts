@@ -309,7 +309,7 @@ export const deepVariant = (d: { field: string; depth: number }) => `${d.field} 
 
 const HEADER = `# Postline benchmarks
 
-Written by \`npm run bench\` (see docs/readme/bench.md for what each column means). Each
+Written by \`npm run bench\` (see the "Benchmarks" section of README.md for what each column means). Each
 section is one labelled run; a new run replaces the section with its label and keeps the others.
 Raw figures of every run are in \`bench/results/\`.
 `;

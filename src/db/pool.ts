@@ -2,7 +2,7 @@
  * The API's one pg.Pool, handed to Prisma's driver adapter. Postline owns it so that its
  * size, timeouts, lifetime and metrics are explicit. Every statement is timed.
  *
- * `PostlinePool` adds to pg.Pool what production needs (see docs/readme/pool.md):
+ * `PostlinePool` adds to pg.Pool what production needs (see README.md, "Database connection pool"):
  * - warm start: `warm()` opens the `min` (DB_POOL_SIZE) connections up front;
  * - pre-ping: a connection idle for longer than `prePingIdleMs` runs `SELECT 1` before it is
  *   handed out; a broken one is discarded and another (or a fresh one) is taken instead;
@@ -496,7 +496,7 @@ export const apiPoolDemand = (s: Pick<PoolSettings, 'size' | 'maxOverflow'>): Co
 /**
  * Every connection one API process may hold: the API pool, the job runner's pool (in the
  * process when WORKER_MODE=inline, in `npm run worker` otherwise, on the same server either
- * way) and the response cache's LISTEN connection. See docs/readme/pool.md.
+ * way) and the response cache's LISTEN connection. See README.md, "Database connection pool".
  */
 export function connectionDemands(config: {
   pool: Pick<PoolSettings, 'size' | 'maxOverflow'>;

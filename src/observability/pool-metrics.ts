@@ -1,4 +1,4 @@
-/** Prometheus series for the API's database pool (see docs/readme/pool.md). */
+/** Prometheus series for the API's database pool (see README.md, "Database connection pool"). */
 import type pg from 'pg';
 import client from 'prom-client';
 import { PostlinePool } from '../db/pool.ts';
