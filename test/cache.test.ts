@@ -175,6 +175,48 @@ describe('response cache', () => {
     expect(drafts(await t.gql(dash, { c }, { as: ADMIN }))).toBe(drafts(dashBefore) - 1);
   });
 
+  it('a title edit keeps lists in other orders cached, refreshes title order and searches', async () => {
+    const project = await someProject(4);
+    const p = gid('Project', project.id);
+    const byOrder = `query($p: ID!, $field: PostOrderField!) {
+      posts(first: 3, filter: { projectId: $p }, orderBy: { field: $field, direction: ASC }) {
+        edges { node { id title } }
+      }
+    }`;
+    const search = `query($p: ID!, $q: String!) { posts(first: 5, filter: { projectId: $p, search: $q }) { totalCount } }`;
+    // A post outside the first page of CREATED_AT ASC (the newest one).
+    const created = await t.gql(
+      `mutation($p: ID!) { createPost(input: { projectId: $p, title: "zzz last by title", body: "b", platform: X }) { post { id } } }`,
+      { p },
+      { as: EDITOR },
+    );
+    const id = created.data?.createPost.post.id;
+    const oldest = await t.gql(byOrder, { p, field: 'CREATED_AT' }, { as: ADMIN });
+    const titles = await t.gql(byOrder, { p, field: 'TITLE' }, { as: ADMIN });
+    const found = await t.gql(search, { p, q: 'aardvark' }, { as: ADMIN });
+    expect(found.data?.posts.totalCount).toBe(0);
+    await t.gql(byOrder, { p, field: 'CREATED_AT' }, { as: ADMIN });
+    expect(t.lastStatements()).toEqual([]);
+
+    const edited = await t.gql(
+      `mutation($id: ID!) { updatePost(input: { id: $id, title: "Aardvark first by title" }) { post { id } } }`,
+      { id },
+      { as: EDITOR },
+    );
+    expect(edited.errors).toBeUndefined();
+    // Oldest-first page does not contain the post and its order did not change: still cached.
+    const oldestAfter = await t.gql(byOrder, { p, field: 'CREATED_AT' }, { as: ADMIN });
+    expect(t.lastStatements()).toEqual([]);
+    expect(oldestAfter.data).toEqual(oldest.data);
+    // The title order and the search see the edit.
+    const titlesAfter = await t.gql(byOrder, { p, field: 'TITLE' }, { as: ADMIN });
+    expect(titlesAfter.data?.posts.edges[0].node).toEqual({ id, title: 'Aardvark first by title' });
+    expect(titlesAfter.data).not.toEqual(titles.data);
+    expect((await t.gql(search, { p, q: 'aardvark' }, { as: ADMIN })).data?.posts.totalCount).toBe(
+      1,
+    );
+  });
+
   it('updating a project refreshes posts that show its name', async () => {
     const project = await someProject(3);
     const vars = { projectId: gid('Project', project.id) };

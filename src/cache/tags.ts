@@ -17,7 +17,9 @@ export type Dim = string | number | null | undefined;
 
 /** Dimension order per list type; tags list them in this order. */
 const DIMS: Record<string, readonly string[]> = {
-  Post: ['c', 'pr', 's', 'p'],
+  // `o`: the list's order field, or `*` for lists with filters that are not dimensions
+  // (search, date ranges, author), which any write in their partition may change.
+  Post: ['c', 'pr', 's', 'p', 'o'],
   Project: ['c', 's'],
   Deliverable: ['c', 'pr', 's'],
   Client: [],
@@ -43,13 +45,15 @@ export function listTags(type: string, fixed: Record<string, Dim | readonly Dim[
 }
 
 /** Tags to clear when a row of `type` in this state is created, changed or deleted. */
-export function tagsForState(type: string, state: Record<string, Dim>): string[] {
+export function tagsForState(type: string, state: Record<string, Dim | readonly Dim[]>): string[] {
   const dims = DIMS[type];
   if (!dims) return [];
   let tags = [`L:${type}`];
   for (const d of dims) {
-    const v = norm(state[d]);
-    tags = tags.flatMap((t) => (v === '*' ? [`${t}|${d}=*`] : [`${t}|${d}=${v}`, `${t}|${d}=*`]));
+    const raw = state[d];
+    const values = new Set((Array.isArray(raw) ? raw : [raw as Dim]).map(norm));
+    values.add('*');
+    tags = tags.flatMap((t) => [...values].map((v) => `${t}|${d}=${v}`));
   }
   return tags;
 }

@@ -22,7 +22,19 @@ export interface WriteEvent {
   id: number;
   /** Partition dimensions of the row before and/or after the write (c, pr, s, p). */
   states: Record<string, Dim>[];
+  /**
+   * Posts only, for an update: the sort keys whose value changed (`TITLE`, `SCHEDULED_AT`;
+   * `UPDATED_AT` always does). Lists in the same partition ordered by another key keep their
+   * membership and order, so they stay cached (those containing the post are cleared by its
+   * own tag). Omitted: every order is affected.
+   */
+  orders?: string[];
 }
+
+const POST_ORDERS = ['CREATED_AT', 'UPDATED_AT', 'SCHEDULED_AT', 'TITLE'];
+const DIMENSIONS = ['c', 'pr', 's', 'p'];
+const samePartition = (a?: Record<string, Dim>, b?: Record<string, Dim>) =>
+  !!a && !!b && DIMENSIONS.every((d) => (a[d] ?? null) === (b[d] ?? null));
 
 /** Anything that can clear cached responses: the API's response cache, or a worker's notifier. */
 export interface CacheInvalidator {
@@ -36,9 +48,20 @@ export function tagsForWrites(events: WriteEvent[]): string[] {
     tags.add(entityTag(e.typename, e.id));
     // The response cache tags entries by the `id` clients see: the global ID (builder.ts).
     tags.add(entityTag(e.typename, Buffer.from(`${e.typename}:${e.id}`).toString('base64url')));
+    const inPlace =
+      e.typename === 'Post' &&
+      e.orders !== undefined &&
+      e.states.length === 2 &&
+      samePartition(e.states[0], e.states[1]);
+    const orders = inPlace ? ['UPDATED_AT', ...(e.orders ?? [])] : POST_ORDERS;
+    // Counts change only when a row enters or leaves a partition (or its schedule moves).
+    const countsChange = !inPlace || (e.orders ?? []).includes('SCHEDULED_AT');
     for (const state of e.states) {
-      for (const t of tagsForState(e.typename, state)) tags.add(t);
-      if (e.typename === 'Post' || e.typename === 'Project' || e.typename === 'Deliverable') {
+      const full = e.typename === 'Post' ? { ...state, o: orders } : state;
+      for (const t of tagsForState(e.typename, full)) tags.add(t);
+      const counted =
+        e.typename === 'Post' || e.typename === 'Project' || e.typename === 'Deliverable';
+      if (counted && countsChange) {
         for (const t of tagsForState('Dashboard', { c: state.c })) tags.add(t);
       }
     }

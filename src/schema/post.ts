@@ -160,6 +160,14 @@ export function resolvePosts(
           : optionalId('filter.projectId', args.filter?.projectId, 'Project'),
       s: args.filter?.status ?? [],
       p: args.filter?.platform ?? [],
+      // Filters that are not partition dimensions can change with any write in the partition.
+      o:
+        args.filter?.search?.trim() ||
+        args.filter?.scheduledAfter ||
+        args.filter?.scheduledBefore ||
+        args.filter?.authorId
+          ? '*'
+          : (args.orderBy?.field ?? 'CREATED_AT'),
     }),
   });
 }
@@ -308,8 +316,19 @@ builder.relayMutationField(
             return row;
           })
         : await ctx.prisma.post.update(write);
+      // Sort keys whose value moved (UPDATED_AT always does): lists ordered by other keys
+      // keep their order, so the cache can keep them.
+      const orders = [
+        ...(updated.title !== post.title ? ['TITLE'] : []),
+        ...(updated.scheduledAt?.getTime() !== post.scheduledAt?.getTime() ? ['SCHEDULED_AT'] : []),
+      ];
       await announceWrites(ctx, [
-        { typename: 'Post', id: post.id, states: [postState(post), postState(updated)] },
+        {
+          typename: 'Post',
+          id: post.id,
+          states: [postState(post), postState(updated)],
+          orders,
+        },
       ]);
       return { post: updated };
     },
