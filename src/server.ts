@@ -24,6 +24,12 @@ async function main() {
     throw err;
   }
   const logger = createLogger(config.logLevel);
+  if (config.production && !config.jobs.smtpUrl) {
+    logger.warn(
+      { mailDir: config.jobs.mailDir },
+      'SMTP_URL is not set: notification e-mails are written to MAIL_DIR instead of being sent',
+    );
+  }
   const db = await locateDatabase(config, (line) => logger.debug({ postgres: line }));
   if (db.embedded) logger.info('embedded PostgreSQL started (data in %s)', config.dataDir);
 
