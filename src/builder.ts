@@ -12,15 +12,14 @@ import type { Context } from './context.ts';
 import { badInput } from './errors.ts';
 import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
+import { encodeGlobalId } from './global-id.ts';
 import { shouldTrace, traceResolver } from './observability/profile.ts';
 
 export const NODE_TYPES = new Set(['User', 'Client', 'Project', 'Post', 'Deliverable']);
 
-/** Global IDs are base64url of `Type:id`; anything else is refused with a typed error. */
-export function encodeGlobalId(typename: string, id: string | number | bigint): string {
-  return Buffer.from(`${typename}:${id}`).toString('base64url');
-}
+export { encodeGlobalId };
 
+/** Global IDs are base64url of `Type:id`; anything else is refused with a typed error. */
 export function decodeGlobalId(globalId: string, field = 'id'): { typename: string; id: string } {
   const text = Buffer.from(globalId, 'base64url').toString('utf8');
   const sep = text.indexOf(':');

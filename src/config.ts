@@ -211,3 +211,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     otelServiceName: e.OTEL_SERVICE_NAME,
   };
 }
+
+/** For process entry points: the configuration, or exit 78 with the ConfigError's message. */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+}

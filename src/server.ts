@@ -2,7 +2,7 @@
 import { createServer } from 'node:http';
 import { createApp } from './app.ts';
 import { TokenService } from './auth/tokens.ts';
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfigOrExit } from './config.ts';
 import { locateDatabase } from './db/database.ts';
 import { applyMigrations } from './db/migrations.ts';
 import { connectionDemands, createPool, verifyConnectionBudget } from './db/pool.ts';
@@ -13,16 +13,7 @@ import { createLogger } from './observability/logger.ts';
 import { setCursorSecret } from './schema/connection.ts';
 
 async function main() {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   if (config.production && !config.jobs.smtpUrl) {
     logger.warn(

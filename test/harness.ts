@@ -12,6 +12,7 @@ import { quoteIdent } from '../src/db/embedded.ts';
 import { createPool } from '../src/db/pool.ts';
 import { createPrisma, type PrismaClient } from '../src/db/prisma.ts';
 import { onStatement, type QueryLog } from '../src/db/query-log.ts';
+import { encodeGlobalId } from '../src/global-id.ts';
 import { createLogger, type Logger } from '../src/observability/logger.ts';
 import { setCursorSecret } from '../src/schema/connection.ts';
 import { PASSWORD } from './fixtures.ts';
@@ -177,7 +178,6 @@ export async function useTestApp(
   return t;
 }
 
-export const gid = (type: string, id: number | string) =>
-  Buffer.from(`${type}:${id}`).toString('base64url');
+export const gid = encodeGlobalId;
 export const rawId = (globalId: string) =>
   Number(Buffer.from(globalId, 'base64url').toString('utf8').split(':')[1]);

@@ -5,8 +5,8 @@
  * its size and can be reused by the next run.
  */
 import type pg from 'pg';
-import { encodeGlobalId } from '../../src/builder.ts';
 import { DEMO_PASSWORD } from '../../src/db/seed.ts';
+import { encodeGlobalId } from '../../src/global-id.ts';
 import { encodeCursor, setCursorSecret } from '../../src/schema/connection.ts';
 import { onCleanup } from './cleanup.ts';
 import { LOGIN } from './queries.ts';

@@ -3,7 +3,7 @@
  * every request draws fresh variables (random status, id, client...) in `setupRequest`, and
  * every response is checked for GraphQL `errors` in `onResponse`.
  */
-import { encodeGlobalId } from '../../src/builder.ts';
+import { encodeGlobalId } from '../../src/global-id.ts';
 import {
   CREATE_POST,
   DASHBOARD,

@@ -24,7 +24,7 @@ import type { Logger } from '../observability/logger.ts';
 import { Broadcaster } from './broadcast.ts';
 import { MemoryStore } from './memory-store.ts';
 import { RedisStore } from './redis-store.ts';
-import type { TaggedStore } from './store.ts';
+import type { StoreStats, TaggedStore } from './store.ts';
 import { entityTag } from './tags.ts';
 
 export interface CacheSettings {
@@ -106,30 +106,39 @@ export class ResponseCache {
       }),
     };
     const self = this;
-    new client.Gauge({
-      name: 'postline_response_cache_entries',
-      help: 'Entries in the response cache store',
-      registers: [registry],
-      async collect() {
-        this.set((await self.store.stats().catch(() => ({ entries: 0 }))).entries);
-      },
-    });
-    new client.Gauge({
-      name: 'postline_response_cache_bytes',
-      help: 'Bytes held by the response cache store (Redis: used_memory)',
-      registers: [registry],
-      async collect() {
-        this.set((await self.store.stats().catch(() => ({ bytes: 0 }))).bytes);
-      },
-    });
-    new client.Gauge({
-      name: 'postline_response_cache_evictions',
-      help: 'Entries evicted to stay within bounds',
-      registers: [registry],
-      async collect() {
-        this.set((await self.store.stats().catch(() => ({ evictions: 0 }))).evictions);
-      },
-    });
+    // One store read per scrape serves all three gauges (on Redis it is a SCAN and two INFOs).
+    let pending: Promise<StoreStats> | null = null;
+    const storeStats = () => {
+      pending ??= this.store
+        .stats()
+        .catch(() => ({ entries: 0, bytes: 0, evictions: 0 }))
+        .finally(() => setTimeout(() => (pending = null), 0));
+      return pending;
+    };
+    const gauge = (name: string, help: string, pick: (s: StoreStats) => number) =>
+      new client.Gauge({
+        name,
+        help,
+        registers: [registry],
+        async collect() {
+          this.set(pick(await storeStats()));
+        },
+      });
+    gauge(
+      'postline_response_cache_entries',
+      'Entries in the response cache store',
+      (s) => s.entries,
+    );
+    gauge(
+      'postline_response_cache_bytes',
+      'Bytes held by the response cache store (Redis: used_memory)',
+      (s) => s.bytes,
+    );
+    gauge(
+      'postline_response_cache_evictions',
+      'Entries evicted to stay within bounds',
+      (s) => s.evictions,
+    );
     new client.Counter({
       name: 'postline_response_cache_skipped_stale_total',
       help: 'Responses not stored because an overlapping write happened while computing them',

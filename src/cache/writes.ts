@@ -5,6 +5,7 @@
  * An event names the row and its list partition before and after the write (tags.ts): a
  * create has only `after`, a delete only `before`, a move or status change both.
  */
+import { encodeGlobalId } from '../global-id.ts';
 import type { Dim } from './tags.ts';
 import { entityTag, tagsForState } from './tags.ts';
 
@@ -45,9 +46,8 @@ export interface CacheInvalidator {
 export function tagsForWrites(events: WriteEvent[]): string[] {
   const tags = new Set<string>();
   for (const e of events) {
-    tags.add(entityTag(e.typename, e.id));
-    // The response cache tags entries by the `id` clients see: the global ID (builder.ts).
-    tags.add(entityTag(e.typename, Buffer.from(`${e.typename}:${e.id}`).toString('base64url')));
+    // The response cache tags entries by the `id` clients see: the global ID.
+    tags.add(entityTag(e.typename, encodeGlobalId(e.typename, e.id)));
     const inPlace =
       e.typename === 'Post' &&
       e.orders !== undefined &&

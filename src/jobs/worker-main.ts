@@ -7,7 +7,7 @@
  */
 import { TokenService } from '../auth/tokens.ts';
 import { WriteNotifier } from '../cache/notifier.ts';
-import { ConfigError, loadConfig } from '../config.ts';
+import { loadConfigOrExit } from '../config.ts';
 import type { Services } from '../context.ts';
 import { migrationStatus } from '../db/migrations.ts';
 import { createPool } from '../db/pool.ts';
@@ -16,16 +16,7 @@ import { createLogger } from '../observability/logger.ts';
 import { startJobRunner } from './runner.ts';
 
 async function main() {
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      process.exit(78);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   if (!config.databaseUrl) {
     process.stderr.write('Invalid configuration:\n  DATABASE_URL: required for `npm run worker`\n');
     process.exit(78);

@@ -393,13 +393,3 @@ export function fieldKey(info: GraphQLResolveInfo, args: unknown): string {
   }
   return `${parts.reverse().join('.')}:${JSON.stringify(args)}`;
 }
-
-/** Loads rows by id in the given order, with the selection planned for `edges.node`. */
-export async function loadNodesInOrder<T extends { id: number }>(
-  ids: readonly number[],
-  find: (ids: number[]) => Promise<T[]>,
-): Promise<Map<number, T>> {
-  if (ids.length === 0) return new Map();
-  const rows = await find([...new Set(ids)]);
-  return new Map(rows.map((r) => [r.id, r]));
-}
