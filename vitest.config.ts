@@ -10,7 +10,11 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: require.resolve('graphql') }],
   },
   test: {
-    include: ['test/**/*.test.ts'],
+    // `npm run test:guard` swaps in its own file (a deliberately failing test) to prove that
+    // a failing run exits non-zero; `npm test` never runs it.
+    include: process.env.POSTLINE_TEST_GUARD
+      ? ['test/exit-guard/*.guard.ts']
+      : ['test/**/*.test.ts'],
     globalSetup: ['test/global-setup.ts'],
     // Each file gets its own database cloned from a migrated, seeded template.
     pool: 'forks',

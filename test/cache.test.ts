@@ -14,6 +14,7 @@ import {
   type TestApp,
   useTestApp,
 } from './harness.ts';
+import { eventually } from './wait.ts';
 
 const t = await useTestApp({ RESPONSE_CACHE: 'memory' });
 
@@ -385,12 +386,11 @@ describe('invalidation across processes sharing one database', () => {
         { id },
         { as: ADMIN },
       );
-      let title = '';
-      for (let i = 0; i < 200 && title !== 'Changed on A'; i++) {
-        await new Promise((r) => setTimeout(r, 25));
-        title = (await b.gql(q, { id }, { as: ADMIN })).data?.node.title;
-      }
-      expect(title).toBe('Changed on A');
+      // NOTIFY reaches B within milliseconds; poll with a deadline rather than a fixed sleep.
+      await eventually(
+        async () => (await b.gql(q, { id }, { as: ADMIN })).data?.node.title === 'Changed on A',
+        { intervalMs: 25, what: 'B reading the title written on A' },
+      );
     } finally {
       await a.close();
       await b.close();

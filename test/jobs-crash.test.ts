@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ADMIN } from './fixtures.ts';
 import { gid, rawId, useTestApp } from './harness.ts';
 import { FAST_JOBS_ENV, waitForJob } from './jobs-helpers.ts';
+import { eventually } from './wait.ts';
 
 const t = await useTestApp({ ...FAST_JOBS_ENV, WORKER_MODE: 'separate' });
 const children = new Set<ChildProcess>();
@@ -103,16 +104,16 @@ describe('separate worker processes', () => {
     expect(done.attempts).toBe(2);
     expect(await generatedBy(id)).toEqual({ n: 10_000, k: 10_000 });
     // The queue's copy is completed (deleted) shortly after; none is left locked or waiting.
-    let left = 1;
-    for (let i = 0; i < 50 && left > 0; i++) {
-      left = (
-        await t.sql(`SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE key = $1`, [
-          `bg:${rawId(id)}`,
-        ])
-      )[0].n;
-      if (left) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(left).toBe(0);
+    await eventually(
+      async () =>
+        (
+          await t.sql(
+            `SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE key = $1`,
+            [`bg:${rawId(id)}`],
+          )
+        )[0].n === 0,
+      { timeoutMs: 30_000, intervalMs: 100, what: "the queue's copy of the job completed" },
+    );
   });
 
   it('SIGTERM: the worker finishes its running job, then exits 0', async () => {

@@ -16,6 +16,7 @@ import {
 } from '../src/db/pool.ts';
 import { ADMIN, MANAGER } from './fixtures.ts';
 import { cloneTemplate, createTestApp, TEST_SECRET, type TestApp } from './harness.ts';
+import { eventually, sleep } from './wait.ts';
 
 const FEED = '{ posts(first: 5) { edges { node { id title project { name client { name } } } } } }';
 const STATUS = `{ systemStatus { database { reachable migrationsApplied pool {
@@ -42,15 +43,8 @@ async function app(env: Record<string, string>): Promise<{ t: TestApp; name: str
 }
 
 const stats = (t: TestApp): PoolStats => (t.pool as PostlinePool).stats();
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => boolean, timeoutMs = 5000) {
-  const end = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('condition not reached');
-    await sleep(10);
-  }
-}
+const until = (check: () => boolean, timeoutMs = 15_000) =>
+  eventually(check, { timeoutMs, intervalMs: 10 });
 
 /** Terminates every backend of `applicationName`; returns how many. */
 async function terminate(applicationName: string): Promise<number> {
@@ -330,9 +324,14 @@ describe('recycling, trimming and monitoring', () => {
     });
     const before = (await t.gql(STATUS, {}, { as: ADMIN })).data?.systemStatus.database.pool;
     expect(before).toMatchObject({ opened: 1, closedLifetime: 0 });
-    await sleep(1400);
-    const after = (await t.gql(STATUS, {}, { as: ADMIN })).data?.systemStatus.database.pool;
-    expect(after.closedLifetime).toBeGreaterThanOrEqual(1);
+    // The connection is recycled once it is older than 1 s; keep using the pool until it was.
+    const after = await eventually(
+      async () => {
+        const pool = (await t.gql(STATUS, {}, { as: ADMIN })).data?.systemStatus.database.pool;
+        return pool?.closedLifetime >= 1 ? pool : null;
+      },
+      { intervalMs: 100, what: 'a connection closed for its lifetime' },
+    );
     expect(after.opened).toBeGreaterThanOrEqual(2);
     const metrics = await (await t.app.yoga.fetch('http://postline.test/metrics')).text();
     expect(metrics).toMatch(/postline_db_pool_connections_closed_total\{reason="lifetime"\} [1-9]/);
@@ -344,12 +343,21 @@ describe('recycling, trimming and monitoring', () => {
       DB_POOL_MAX_OVERFLOW: '3',
       DB_POOL_IDLE_TIMEOUT_MS: '200',
     });
-    await Promise.all(Array.from({ length: 4 }, () => t.pool.query('select pg_sleep(0.3)')));
     const metrics = async () =>
       (await (await t.app.yoga.fetch('http://postline.test/metrics')).text()).split('\n');
+    // Four statements at once open the three burst connections; read the series while they
+    // still run (a fixed sleep afterwards raced the 200 ms idle trimming on a busy machine).
+    const burst = Promise.all(
+      Array.from({ length: 4 }, () => t.pool.query('select pg_sleep(1.5)')),
+    );
+    await until(() => stats(t).inUse === 4);
     expect(await metrics()).toContain('postline_db_pool_connections{state="total"} 4');
-    await sleep(700);
-    expect(await metrics()).toContain('postline_db_pool_connections{state="total"} 1');
+    await burst;
+    // Trimmed back to DB_POOL_SIZE once idle for DB_POOL_IDLE_TIMEOUT_MS.
+    await eventually(
+      async () => (await metrics()).includes('postline_db_pool_connections{state="total"} 1'),
+      { intervalMs: 50, what: 'the pool trimmed back to 1 connection' },
+    );
     const pool = (await t.gql(STATUS, {}, { as: ADMIN })).data?.systemStatus.database.pool;
     expect(pool).toMatchObject({ min: 1, max: 4, opened: 4 });
     expect(pool.closedIdle).toBeGreaterThanOrEqual(3);

