@@ -353,17 +353,23 @@ export async function runCompare(options: Options, log: (line: string) => void):
     };
     const servers = {} as Record<Side, RunningServer>;
     try {
-      for (const side of ['before', 'after'] as const) {
-        servers[side] = await startServer({
-          databaseUrl: db.url,
-          jwtSecret,
-          env,
-          node,
-          launch: launches[side],
-          name: `Postline ${sideNames[side]}`,
-        });
-        log(`${servers[side].name} started (pid ${servers[side].pid}) at ${servers[side].baseUrl}`);
-      }
+      // Both start at once (each applies its migrations under the same advisory lock).
+      const started = await Promise.allSettled(
+        (['before', 'after'] as const).map(async (side) => {
+          servers[side] = await startServer({
+            databaseUrl: db.url,
+            jwtSecret,
+            env,
+            node,
+            launch: launches[side],
+            name: `Postline ${sideNames[side]}`,
+          });
+          log(
+            `${servers[side].name} started (pid ${servers[side].pid}) at ${servers[side].baseUrl}`,
+          );
+        }),
+      );
+      for (const s of started) if (s.status === 'rejected') throw s.reason;
       const tokens = {} as Record<Side, string>;
       for (const side of ['before', 'after'] as const) {
         tokens[side] = (await login(servers[side].baseUrl, 'admin@postline.dev', true)).token;
