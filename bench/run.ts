@@ -271,6 +271,7 @@ async function main(): Promise<void> {
   const { url: _url, ...database } = db;
   const partial: Omit<Report, 'targets' | 'charts'> = {
     label: options.label,
+    preset: options.smoke ? 'smoke' : options.quick ? 'quick' : 'full',
     command: options.command,
     date,
     machine: machine(),

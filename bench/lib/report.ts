@@ -15,6 +15,8 @@ export interface PageSizeProbe {
 
 export interface Report {
   label: string;
+  /** `quick` and `smoke` runs are short: their figures are indicative. */
+  preset?: 'full' | 'quick' | 'smoke';
   command: string;
   date: string;
   machine: Machine;
@@ -115,6 +117,12 @@ export function markdown(report: Report): string {
         ` (deep-page: ${s.deepPageConnections.join(', ')}, ${fmt(s.deepPageDurationS, 1)} s); response cache ${s.cacheModes.join(', ')}; server env: ${describeEnv(s.serverEnv)}`,
     ].join('\n'),
   );
+  if (report.preset && report.preset !== 'full') {
+    out.push(
+      '',
+      `> A \`--${report.preset}\` run: runs of ${fmt(s.durationS, 1)} s on a shared machine. Its figures are **indicative**; compare shapes and ratios, not absolute numbers.`,
+    );
+  }
   if (db.posts !== 1_000_000) {
     out.push(
       '',
@@ -406,7 +414,7 @@ const HEADER = `# Postline benchmarks
 
 Written by \`npm run bench\` (see the "Benchmarks" section of README.md for what each column means). Each
 section is one labelled run; a new run replaces the section with its label and keeps the others.
-Raw figures of every run are in \`bench/results/\`.
+Raw figures of every run are in \`bench/results/\`, charts in \`bench/results/charts/<label>/\`.
 `;
 
 /** Replaces (or appends) the section of `label` in `file`. */
