@@ -28,7 +28,7 @@ import {
   type PostOrderField,
 } from './lib/fixtures.ts';
 import { LoadGenerator } from './lib/load-client.ts';
-import { machine } from './lib/machine.ts';
+import { loadAverage, machine } from './lib/machine.ts';
 import { measure, type RunRecord } from './lib/measure.ts';
 import { type CacheMode, type Options, parseOptions } from './lib/options.ts';
 import { statementsByPageSize } from './lib/probes.ts';
@@ -84,6 +84,7 @@ async function main(): Promise<void> {
   if (options.compare) return runCompare(options, log);
   const started = performance.now();
   const date = new Date().toISOString();
+  const loadAtStart = loadAverage();
 
   const node = await resolveNode(options.node, log);
   if (node.note) log(`Note: ${node.note}`);
@@ -274,7 +275,7 @@ async function main(): Promise<void> {
     preset: options.smoke ? 'smoke' : options.quick ? 'quick' : 'full',
     command: options.command,
     date,
-    machine: machine(),
+    machine: { ...machine(), load: { start: loadAtStart, end: loadAverage() } },
     runtime: {
       node: node.version,
       nodeSource: node.source,

@@ -13,7 +13,7 @@ import { onCleanup } from './cleanup.ts';
 import { prepareDatabase } from './database.ts';
 import { catalog, deepPageCursors, login } from './fixtures.ts';
 import { LoadGenerator } from './load-client.ts';
-import { type Machine, machine } from './machine.ts';
+import { describeLoad, loadAverage, type Machine, machine } from './machine.ts';
 import { measure, type RunRecord } from './measure.ts';
 import type { CacheMode, CompareScenario, Options } from './options.ts';
 import { fmt, writeJson, writeMarkdown } from './report.ts';
@@ -185,7 +185,7 @@ export function compareMarkdown(report: CompareReport): string {
     [
       `- Command: \`${report.command}\``,
       `- Date: ${report.date} (whole run ${fmt(report.elapsedS, 0)} s)`,
-      `- Machine: ${m.cpus} CPUs (\`nproc\`), ${m.cpuModel}, ${fmt(m.memoryGb, 1)} GB RAM; servers on Node ${report.node.version} (${report.node.source})${report.node.note ? `. ${report.node.note}` : ''}`,
+      `- Machine: ${m.cpus} CPUs (\`nproc\`), ${m.cpuModel}, ${fmt(m.memoryGb, 1)} GB RAM${describeLoad(m)}; servers on Node ${report.node.version} (${report.node.source})${report.node.note ? `. ${report.node.note}` : ''}`,
       `- Before: ${describeSide(report.sides.before)}`,
       `- After: ${describeSide(report.sides.after)}`,
       `- Data: ${report.database.posts.toLocaleString('en')} posts in \`${report.database.name}\` on ${report.database.server}, shared by both servers`,
@@ -300,6 +300,7 @@ async function preflight(server: RunningServer, scenario: string, workload: Work
 export async function runCompare(options: Options, log: (line: string) => void): Promise<void> {
   const started = performance.now();
   const date = new Date().toISOString();
+  const loadAtStart = loadAverage();
   const ref = options.compare as string;
 
   const node = await resolveNode(options.node, log);
@@ -434,7 +435,7 @@ export async function runCompare(options: Options, log: (line: string) => void):
     label: options.label,
     command: options.command,
     date,
-    machine: machine(),
+    machine: { ...machine(), load: { start: loadAtStart, end: loadAverage() } },
     node: { version: node.version, source: node.source, ...(node.note ? { note: node.note } : {}) },
     sides: { before: sideInfo('before'), after: sideInfo('after') },
     database: { name: db.name, server: db.server, posts: db.posts },

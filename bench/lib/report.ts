@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BenchDatabase } from './database.ts';
 import type { DeepPageCursor } from './fixtures.ts';
-import type { Machine } from './machine.ts';
+import { describeLoad, type Machine } from './machine.ts';
 import type { RunRecord } from './measure.ts';
 import type { Target } from './targets.ts';
 
@@ -107,7 +107,7 @@ export function markdown(report: Report): string {
     [
       `- Command: \`${report.command}\``,
       `- Date: ${report.date} (whole run ${fmt(report.elapsedS, 0)} s)`,
-      `- Machine: ${m.cpus} CPUs (\`nproc\`), ${m.cpuModel}, ${fmt(m.memoryGb, 1)} GB RAM, ${m.platform}; harness on Node ${m.node}`,
+      `- Machine: ${m.cpus} CPUs (\`nproc\`), ${m.cpuModel}, ${fmt(m.memoryGb, 1)} GB RAM, ${m.platform}; harness on Node ${m.node}${describeLoad(m)}`,
       report.runtime
         ? `- Servers: Node ${report.runtime.node} (${report.runtime.nodeSource}); Postline ${report.runtime.server === 'compiled' ? `compiled (\`dist/server.js\`${report.runtime.buildSeconds === null ? '' : `, built in ${fmt(report.runtime.buildSeconds, 0)} s`})` : 'through tsx (`src/server.ts`)'}${report.runtime.note ? `. ${report.runtime.note}` : ''}`
         : `- Servers: Node ${m.node}`,
