@@ -42,7 +42,13 @@ import {
   writeMarkdown,
 } from './lib/report.ts';
 import { describeLaunch, prepareLaunch, resolveNode } from './lib/runtime.ts';
-import { newJwtSecret, type RunningServer, startBareYoga, startServer } from './lib/server.ts';
+import {
+  newJwtSecret,
+  primeTypename,
+  type RunningServer,
+  startBareYoga,
+  startServer,
+} from './lib/server.ts';
 import { evaluateTargets } from './lib/targets.ts';
 import type { SqlWorkload, Workload } from './lib/types.ts';
 
@@ -180,6 +186,8 @@ async function main(): Promise<void> {
           log(`Bare Yoga started (pid ${bare.pid}) at ${bare.baseUrl}`);
           log('Baselines:');
           try {
+            // Neither { __typename } server is measured cold (see primeTypename).
+            await Promise.all([primeTypename(server.baseUrl), primeTypename(bare.baseUrl)]);
             for (const c of options.connections) {
               const typename: Workload = { kind: 'typename' };
               await run(baselines, 'bare-yoga', '{ __typename }', typename, c, ...defaults, bare);

@@ -18,7 +18,7 @@ import { measure, type RunRecord } from './measure.ts';
 import type { CacheMode, CompareScenario, Options } from './options.ts';
 import { fmt, writeJson, writeMarkdown } from './report.ts';
 import { describeLaunch, prepareLaunch, resolveNode, type ServerLaunch } from './runtime.ts';
-import { newJwtSecret, type RunningServer, startServer } from './server.ts';
+import { newJwtSecret, primeTypename, type RunningServer, startServer } from './server.ts';
 import { median } from './stats.ts';
 import { checkoutRef, currentTree, type Tree } from './trees.ts';
 import type { Workload } from './types.ts';
@@ -387,6 +387,10 @@ export async function runCompare(options: Options, log: (line: string) => void):
           await preflight(servers[side], p.scenario, p.sides[side].workload);
         }
       }
+      await Promise.all([
+        primeTypename(servers.before.baseUrl),
+        primeTypename(servers.after.baseUrl),
+      ]);
       log(`Rounds (response cache ${cache}):`);
       for (let round = 1; round <= options.rounds; round++) {
         const order: Side[] = round % 2 === 1 ? ['before', 'after'] : ['after', 'before'];
