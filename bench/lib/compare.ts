@@ -192,9 +192,11 @@ export function compareMarkdown(report: CompareReport): string {
       `- Runs: ${s.rounds} rounds per scenario and level, each side ${fmt(s.durationS, 1)} s measured after ${fmt(s.warmupS, 1)} s warm-up, alternating (before then after in odd rounds, after then before in even ones); response cache ${s.cacheModes.join(', ')}`,
     ].join('\n'),
   );
+  const chance = 2 * 0.5 ** s.rounds;
   out.push(
     '',
-    'Each cell: median of the rounds (smallest–largest). `after ÷ before`: the ratio within each round, then its median (range); `after better`: rounds in which after had more req/s · lower p95 · less CPU per request.',
+    'Each cell: median of the rounds (smallest–largest). `after ÷ before`: the ratio within each round, then its median (range); `after better`: rounds in which after had more req/s · lower p95 · less CPU per request.' +
+      ` Two identical servers win all ${s.rounds} rounds on one side by chance ${fmt(chance * 100, 1)}% of the time per column: trust a difference only when every round agrees, over enough rounds, and it is larger than an A/A run (\`--compare HEAD\`) shows on this machine.`,
     '',
   );
   const head = [
