@@ -86,6 +86,9 @@ async function startProcess(opts: {
 }
 
 /** Postline from `launch` (a checkout), in production mode, on a free port. */
+/** The METRICS_TOKEN of the servers the harness starts. */
+export const BENCH_METRICS_TOKEN = 'bench-metrics-token-not-a-secret';
+
 export async function startServer(opts: {
   databaseUrl: string;
   jwtSecret: string;
@@ -105,6 +108,8 @@ export async function startServer(opts: {
     HOST: '127.0.0.1',
     SEED_ON_START: 'false',
     ...opts.env,
+    // Production guards /metrics (README "Security"); the harness scrapes with this token.
+    METRICS_TOKEN: BENCH_METRICS_TOKEN,
     PORT: String(port),
     DATABASE_URL: opts.databaseUrl,
     JWT_SECRET: opts.jwtSecret,
