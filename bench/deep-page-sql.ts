@@ -10,8 +10,10 @@
  */
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { encodeCursor, type PageRequest, pageSql, planPage } from '../src/schema/connection.ts';
-import { postList } from '../src/schema/post.ts';
+import { encodeCursor, type PageRequest, pageSql, planPage } from '../src/read/keyset.ts';
+import { postModel } from '../src/schema/post.ts';
+
+const postList = { name: 'posts', table: postModel.table, orders: postModel.orders };
 
 const { values } = parseArgs({
   options: {
@@ -91,7 +93,9 @@ for (const field of Object.keys(postList.orders)) {
       const offset = () => db.query(offsetSql);
       const ks = await p50(RUNS, keyset);
       const os = await p50(OFFSET_RUNS, offset);
-      const kRows = (await keyset()).rows.filter((r) => r.id !== null).map((r) => r.id);
+      const kRows = (await keyset()).rows
+        .filter((r: { id: number | null }) => r.id !== null)
+        .map((r: { id: number }) => r.id);
       const oRows = (await offset()).rows.map((r) => r.id);
       const same = JSON.stringify(kRows) === JSON.stringify(oRows);
       const kPlan = await analyze(sql.text, sql.values);

@@ -22,7 +22,7 @@ import { createPrisma } from '../src/db/prisma.ts';
 import { onStatement } from '../src/db/query-log.ts';
 import { encodeGlobalId } from '../src/global-id.ts';
 import { createLogger } from '../src/observability/logger.ts';
-import { setCursorSecret } from '../src/schema/connection.ts';
+import { setCursorSecret } from '../src/read/keyset.ts';
 import { prepareDatabase } from './lib/database.ts';
 import { DASHBOARD, FEED, NODE, PLATFORMS, PROJECT_POSTS, pick, STATUSES } from './lib/queries.ts';
 import { summarize } from './lib/stats.ts';

@@ -6,7 +6,7 @@ import SchemaBuilder from '@pothos/core';
 import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import TracingPlugin from '@pothos/plugin-tracing';
-import { GraphQLError, Kind } from 'graphql';
+import { GraphQLError, type GraphQLResolveInfo, Kind } from 'graphql';
 import { requireViewer, rowVisible, type VisibleRow } from './auth/rules.ts';
 import type { Context } from './context.ts';
 import { badInput } from './errors.ts';
@@ -14,6 +14,8 @@ import type PrismaTypes from './generated/pothos-types.ts';
 import { getDatamodel } from './generated/pothos-types.ts';
 import { encodeGlobalId } from './global-id.ts';
 import { shouldTrace, traceResolver } from './observability/profile.ts';
+import { loadById } from './read/engine.ts';
+import { modelOf } from './read/model.ts';
 
 export const NODE_TYPES = new Set(['User', 'Client', 'Project', 'Post', 'Deliverable']);
 
@@ -34,6 +36,17 @@ export function decodeGlobalId(globalId: string, field = 'id'): { typename: stri
     throw badInput(field, `\`${field}\` is not a valid Postline ID`);
   }
   return { typename, id };
+}
+
+/** A node by decoded global ID, through the read engine; null when no model or no row. */
+async function loadNode(
+  ctx: Context,
+  info: GraphQLResolveInfo,
+  id: { typename: string; id: string },
+): Promise<VisibleRow | null> {
+  const model = modelOf(id.typename);
+  if (!model) return null;
+  return (await loadById(ctx, info, model, Number(id.id))) as VisibleRow | null;
 }
 
 const parseDateTime = (value: unknown): Date => {
@@ -65,6 +78,9 @@ const parseDate = (value: unknown): Date => {
   }
   return d;
 };
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
 
 export const builder = new SchemaBuilder<{
   Context: Context;
@@ -101,23 +117,25 @@ export const builder = new SchemaBuilder<{
     encodeGlobalID: encodeGlobalId,
     decodeGlobalID: (id: string) => decodeGlobalId(id),
     // node(id:) and nodes(ids:) apply the same visibility rules as every list.
+    // node(id:) and nodes(ids:) load through the read engine (one statement per type, with
+    // the relations the selection asks for) and apply the same visibility rules as every list.
     nodeQueryOptions: {
       nullable: true,
-      resolve: async (_root, { id }, ctx, _info, resolveNode) => {
+      resolve: async (_root, { id }, ctx, info) => {
         const viewer = requireViewer(ctx);
-        const node = (await resolveNode(id)) as VisibleRow | null;
-        return node && rowVisible(viewer, id.typename, node) ? node : null;
+        const node = await loadNode(ctx, info, id);
+        return (node && rowVisible(viewer, id.typename, node) ? node : null) as never;
       },
     },
     nodesQueryOptions: {
       nullable: { list: false, items: true },
-      resolve: async (_root, { ids }, ctx, _info, resolveNodes) => {
+      resolve: async (_root, { ids }, ctx, info) => {
         const viewer = requireViewer(ctx);
         if (ids.length > 100) throw badInput('ids', '`ids` may hold at most 100 IDs');
-        const nodes = (await resolveNodes(ids)) as (VisibleRow | null)[];
+        const nodes = await Promise.all(ids.map((id) => loadNode(ctx, info, id)));
         return nodes.map((node, i) =>
           node && rowVisible(viewer, ids[i]?.typename ?? '', node) ? node : null,
-        );
+        ) as never;
       },
     },
     edgesFieldOptions: { nullable: false },
@@ -127,7 +145,12 @@ export const builder = new SchemaBuilder<{
 
 builder.scalarType('DateTime', {
   description: 'An instant, as an ISO-8601 string with a time zone (UTC on output).',
-  serialize: (value) => (value instanceof Date ? value : new Date(String(value))).toISOString(),
+  // The read engine delivers instants already printed (ISO-8601, UTC, milliseconds); Prisma
+  // results carry Dates.
+  serialize: (value) =>
+    typeof value === 'string' && ISO_INSTANT.test(value)
+      ? value
+      : (value instanceof Date ? value : new Date(String(value))).toISOString(),
   parseValue: parseDateTime,
   parseLiteral: (ast) => {
     if (ast.kind !== Kind.STRING) throw new GraphQLError('DateTime must be a string');
@@ -138,7 +161,9 @@ builder.scalarType('DateTime', {
 builder.scalarType('Date', {
   description: 'A calendar date, as YYYY-MM-DD.',
   serialize: (value) =>
-    (value instanceof Date ? value : new Date(String(value))).toISOString().slice(0, 10),
+    typeof value === 'string' && ISO_DATE.test(value)
+      ? value
+      : (value instanceof Date ? value : new Date(String(value))).toISOString().slice(0, 10),
   parseValue: parseDate,
   parseLiteral: (ast) => {
     if (ast.kind !== Kind.STRING) throw new GraphQLError('Date must be a string');

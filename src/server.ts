@@ -10,7 +10,7 @@ import { DEMO_PASSWORD, DEMO_USERS, seedIfEmpty } from './db/seed.ts';
 import { createHttpServer, nodeHandler } from './http-server.ts';
 import { installWorkerSchema, startJobRunner } from './jobs/runner.ts';
 import { createLogger } from './observability/logger.ts';
-import { setCursorSecret } from './schema/connection.ts';
+import { setCursorSecret } from './read/keyset.ts';
 
 async function main() {
   const config = loadConfigOrExit();

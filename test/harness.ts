@@ -14,7 +14,7 @@ import { createPrisma, type PrismaClient } from '../src/db/prisma.ts';
 import { onStatement, type QueryLog } from '../src/db/query-log.ts';
 import { encodeGlobalId } from '../src/global-id.ts';
 import { createLogger, type Logger } from '../src/observability/logger.ts';
-import { setCursorSecret } from '../src/schema/connection.ts';
+import { setCursorSecret } from '../src/read/keyset.ts';
 import { PASSWORD } from './fixtures.ts';
 
 export interface GqlResult<T = Record<string, any>> {

@@ -44,9 +44,10 @@ describe('extensions.profile', () => {
     expect(profile).toMatchObject({
       operationName: 'ProfiledFeed',
       totalMs: expect.any(Number),
-      statementCount: 5,
+      statementCount: 2,
     });
-    expect(profile.statements).toHaveLength(5);
+    // the page with its posts, their projects and clients (one statement), and the count
+    expect(profile.statements).toHaveLength(2);
     for (const s of profile.statements) {
       expect(s).toMatchObject({
         sql: expect.stringMatching(/^\s*SELECT/),
@@ -54,8 +55,9 @@ describe('extensions.profile', () => {
         rows: expect.any(Number),
       });
     }
-    // the page of posts returned 3 rows; the count returned one
-    expect(profile.statements.map((s: { rows: number }) => s.rows)).toContain(3);
+    expect(profile.statements.map((s: { sql: string }) => s.sql).join('\n')).toMatch(
+      /FROM "posts" t[\s\S]*LEFT JOIN "projects" r1[\s\S]*count\(\*\)/,
+    );
     const fields = new Set(profile.resolvers.map((r: { field: string }) => r.field));
     expect(fields).toEqual(
       new Set(['Query.posts', 'PostConnection.totalCount', 'Post.project', 'Project.client']),
@@ -100,9 +102,6 @@ describe('extensions.profile', () => {
     );
     expect(text).toMatch(
       /postline_sql_query_duration_seconds_count\{model="Post",action="count"\} [1-9]/,
-    );
-    expect(text).toMatch(
-      /postline_sql_query_duration_seconds_count\{model="Client",action="find"\} [1-9]/,
     );
     expect(text).toMatch(
       /postline_graphql_operation_duration_seconds_count\{operation="ProfiledFeed"/,

@@ -7,7 +7,7 @@
 import type pg from 'pg';
 import { DEMO_PASSWORD } from '../../src/db/seed.ts';
 import { encodeGlobalId } from '../../src/global-id.ts';
-import { encodeCursor, setCursorSecret } from '../../src/schema/connection.ts';
+import { encodeCursor, setCursorSecret } from '../../src/read/keyset.ts';
 import { onCleanup } from './cleanup.ts';
 import { LOGIN } from './queries.ts';
 import { median } from './stats.ts';

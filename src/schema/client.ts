@@ -5,11 +5,28 @@ import { announceWrites } from '../cache/writes.ts';
 import type { Context } from '../context.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput, notFound } from '../errors.ts';
-import type { ListSpec } from './connection.ts';
+import { type ListConnection, resolveList } from '../read/engine.ts';
+import { defineModel } from '../read/model.ts';
 import { ClientStatusEnum } from './enums.ts';
-import { type ListConnection, payloadQuery, resolveList } from './lists.ts';
+import { payloadQuery } from './lists.ts';
 import { Project, ProjectConnection, projectListArgs, resolveProjects } from './project.ts';
 import { idOf, likePattern, text } from './validate.ts';
+
+/** What the read engine reads for a client (src/read/). */
+export const clientModel = defineModel({
+  typename: 'Client',
+  table: 'clients',
+  columns: {
+    name: 'text',
+    slug: 'text',
+    industry: 'text',
+    status: 'enum',
+    createdAt: 'timestamptz',
+    updatedAt: 'timestamptz',
+  },
+  lists: ['projects'],
+  orders: { NAME: { column: 'name', type: 'text', nullable: false } },
+});
 
 export const Client = builder.prismaNode('Client', {
   id: { field: 'id' },
@@ -38,7 +55,7 @@ export const ClientConnection = builder.connectionObject({
   name: 'ClientConnection',
   fields: (t) => ({
     totalCount: t.int({
-      resolve: (c) => (c as unknown as ListConnection<unknown>).totalCount(),
+      resolve: (c) => (c as unknown as ListConnection).totalCount(),
     }),
   }),
 });
@@ -56,12 +73,6 @@ const ClientFilter = builder.inputType('ClientFilter', {
     search: t.string({ description: 'Case-insensitive text in the name.' }),
   }),
 });
-
-const clientList: ListSpec = {
-  name: 'clients',
-  table: 'clients',
-  orders: { NAME: { column: 'name', type: 'text', nullable: false } },
-};
 
 builder.queryField('clients', (t) =>
   t.connection(
@@ -82,12 +93,10 @@ builder.queryField('clients', (t) =>
         const search = args.filter?.search?.trim();
         if (search) where.push(Prisma.sql`t.name ILIKE ${likePattern(search)}`);
         return resolveList(ctx, info, args, {
-          spec: clientList,
-          typeName: 'Client',
+          model: clientModel,
+          name: 'clients',
           order: args.orderBy ?? { field: 'NAME', direction: 'ASC' },
           where,
-          findMany: (ids, query) =>
-            ctx.prisma.client.findMany({ ...query, where: { id: { in: ids } } }),
           cacheTags: listTags('Client', {}),
         }) as never;
       },

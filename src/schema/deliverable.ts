@@ -8,10 +8,40 @@ import { badInput, forbidden, notFound } from '../errors.ts';
 import type { DeliverableStatus } from '../generated/prisma/enums.ts';
 import { afterDeliverableStatusChange } from '../jobs/notifications.ts';
 import { prismaSql } from '../jobs/queue.ts';
-import type { ListSpec, PageArgs } from './connection.ts';
+import { type ListConnection, resolveList, toOne } from '../read/engine.ts';
+import type { PageArgs } from '../read/keyset.ts';
+import { defineModel } from '../read/model.ts';
 import { DeliverableStatusEnum } from './enums.ts';
-import { type ListConnection, payloadQuery, resolveList } from './lists.ts';
+import { payloadQuery } from './lists.ts';
+import { Project, projectModel } from './project.ts';
+import { User, userModel } from './user.ts';
 import { idOf, optionalId, text, transition } from './validate.ts';
+
+/** What the read engine reads for a deliverable (src/read/). */
+export const deliverableModel = defineModel({
+  typename: 'Deliverable',
+  table: 'deliverables',
+  columns: {
+    title: 'text',
+    kind: 'text',
+    status: 'enum',
+    dueDate: 'date',
+    createdAt: 'timestamptz',
+    updatedAt: 'timestamptz',
+    projectId: 'int',
+    clientId: 'int',
+    assigneeId: 'int',
+  },
+  relations: {
+    project: { model: () => projectModel, fk: 'project_id', nullable: false },
+    assignee: { model: () => userModel, fk: 'assignee_id', nullable: true },
+  },
+  always: ['clientId'],
+  orders: {
+    DUE_DATE: { column: 'due_date', type: 'date', nullable: true },
+    CREATED_AT: { column: 'created_at', type: 'timestamptz', nullable: false },
+  },
+});
 
 export const Deliverable = builder.prismaNode('Deliverable', {
   id: { field: 'id' },
@@ -23,8 +53,6 @@ export const Deliverable = builder.prismaNode('Deliverable', {
     dueDate: t.expose('dueDate', { type: 'Date', nullable: true }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    project: t.relation('project'),
-    assignee: t.relation('assignee', { nullable: true }),
   }),
 });
 
@@ -32,7 +60,7 @@ export const DeliverableConnection = builder.connectionObject({
   type: Deliverable,
   name: 'DeliverableConnection',
   fields: (t) => ({
-    totalCount: t.int({ resolve: (c) => (c as unknown as ListConnection<unknown>).totalCount() }),
+    totalCount: t.int({ resolve: (c) => (c as unknown as ListConnection).totalCount() }),
   }),
 });
 
@@ -53,15 +81,6 @@ const DeliverableFilter = builder.inputType('DeliverableFilter', {
     dueBefore: t.field({ type: 'Date', description: 'Due strictly before this date.' }),
   }),
 });
-
-const deliverableList: ListSpec = {
-  name: 'deliverables',
-  table: 'deliverables',
-  orders: {
-    DUE_DATE: { column: 'due_date', type: 'date', nullable: true },
-    CREATED_AT: { column: 'created_at', type: 'timestamptz', nullable: false },
-  },
-};
 
 export const deliverableListArgs = builder.args((t) => ({
   filter: t.field({ type: DeliverableFilter }),
@@ -93,12 +112,10 @@ export function resolveDeliverables(
     where.push(Prisma.sql`t.status = ANY(${f.status}::"DeliverableStatus"[])`);
   if (f?.dueBefore) where.push(Prisma.sql`t.due_date < ${f.dueBefore}::date`);
   return resolveList(ctx, info, args, {
-    spec: parent ? { ...deliverableList, name: `${parent.column}.deliverables` } : deliverableList,
-    typeName: 'Deliverable',
+    model: deliverableModel,
+    name: parent ? `${parent.column}.deliverables` : 'deliverables',
     order: args.orderBy ?? { field: 'DUE_DATE', direction: 'ASC' },
     where,
-    findMany: (ids, query) =>
-      ctx.prisma.deliverable.findMany({ ...query, where: { id: { in: ids } } }),
     ...(parent ? { parent } : {}),
     cacheTags: listTags('Deliverable', {
       c: scope,
@@ -280,3 +297,13 @@ builder.relayMutationField(
     }),
   },
 );
+
+// To-one relations, added after the types exist (project.ts imports this file).
+builder.objectFields(Deliverable, (t) => ({
+  project: t.field({ type: Project, resolve: toOne(() => projectModel, 'project', 'projectId') }),
+  assignee: t.field({
+    type: User,
+    nullable: true,
+    resolve: toOne(() => userModel, 'assignee', 'assigneeId'),
+  }),
+}));

@@ -11,13 +11,39 @@ import { Prisma } from '../db/prisma.ts';
 import { badInput, notFound } from '../errors.ts';
 import { cancelJob, enqueueJob, prismaSql, retryJob } from '../jobs/queue.ts';
 import { MAX_GENERATED_POSTS, PLATFORMS } from '../jobs/tasks/generatePosts.ts';
-import type { ListSpec, PageArgs } from './connection.ts';
+import { type ListConnection, loadById, resolveList, toOne } from '../read/engine.ts';
+import type { PageArgs } from '../read/keyset.ts';
+import { defineModel } from '../read/model.ts';
 import { PlatformEnum } from './enums.ts';
-import { type ListConnection, payloadQuery, resolveList } from './lists.ts';
+import type { payloadQuery } from './lists.ts';
+import { User, userModel } from './user.ts';
 import { idOf } from './validate.ts';
 
 export const BackgroundJobStatusEnum = builder.enumType('BackgroundJobStatus', {
   values: ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const,
+});
+
+/** What the read engine reads for a job (src/read/). */
+export const jobModel = defineModel({
+  typename: 'BackgroundJob',
+  table: 'background_jobs',
+  columns: {
+    kind: 'text',
+    status: 'enum',
+    progress: 'int',
+    attempts: 'int',
+    maxAttempts: 'int',
+    lastError: 'text',
+    result: 'json',
+    startedById: 'int',
+    clientId: 'int',
+    createdAt: 'timestamptz',
+    updatedAt: 'timestamptz',
+    startedAt: 'timestamptz',
+    finishedAt: 'timestamptz',
+  },
+  relations: { startedBy: { model: () => userModel, fk: 'started_by_id', nullable: true } },
+  orders: { CREATED_AT: { column: 'created_at', type: 'timestamptz', nullable: false } },
 });
 
 export const BackgroundJob = builder.prismaNode('BackgroundJob', {
@@ -36,10 +62,13 @@ export const BackgroundJob = builder.prismaNode('BackgroundJob', {
     result: t.string({
       nullable: true,
       description: 'What the job produced, as a JSON document (set when SUCCEEDED).',
-      select: { result: true },
-      resolve: (j) => (j.result === null ? null : JSON.stringify(j.result)),
+      resolve: (j) => (j.result == null ? null : JSON.stringify(j.result)),
     }),
-    startedBy: t.relation('startedBy', { nullable: true }),
+    startedBy: t.field({
+      type: User,
+      nullable: true,
+      resolve: toOne(() => userModel, 'startedBy', 'startedById'),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
@@ -51,7 +80,7 @@ const BackgroundJobConnection = builder.connectionObject({
   type: BackgroundJob,
   name: 'BackgroundJobConnection',
   fields: (t) => ({
-    totalCount: t.int({ resolve: (c) => (c as unknown as ListConnection<unknown>).totalCount() }),
+    totalCount: t.int({ resolve: (c) => (c as unknown as ListConnection).totalCount() }),
   }),
 });
 
@@ -61,12 +90,6 @@ const BackgroundJobFilter = builder.inputType('BackgroundJobFilter', {
     kind: t.string(),
   }),
 });
-
-const jobList: ListSpec = {
-  name: 'backgroundJobs',
-  table: 'background_jobs',
-  orders: { CREATED_AT: { column: 'created_at', type: 'timestamptz', nullable: false } },
-};
 
 builder.queryField('backgroundJobs', (t) =>
   t.connection(
@@ -86,12 +109,10 @@ builder.queryField('backgroundJobs', (t) =>
         }
         if (args.filter?.kind != null) where.push(Prisma.sql`t.kind = ${args.filter.kind}`);
         return resolveList(ctx, info, args as PageArgs, {
-          spec: jobList,
-          typeName: 'BackgroundJob',
+          model: jobModel,
+          name: 'backgroundJobs',
           order: { field: 'CREATED_AT', direction: args.direction ?? 'DESC' },
           where,
-          findMany: (ids, query) =>
-            ctx.prisma.backgroundJob.findMany({ ...query, where: { id: { in: ids } } }),
           // Job responses are never cached (ttl 0 for BackgroundJob).
           cacheTags: [],
         }) as never;
@@ -107,10 +128,8 @@ export async function jobPayload(
   info: Parameters<typeof payloadQuery>[1],
   id: number,
 ) {
-  const job = await ctx.prisma.backgroundJob.findUniqueOrThrow({
-    ...payloadQuery(ctx, info, 'job'),
-    where: { id },
-  });
+  const job = await loadById(ctx, info, jobModel, id, ['job']);
+  if (!job) throw notFound('id', 'The job is gone');
   return { job };
 }
 

@@ -8,10 +8,46 @@ import { badInput, forbidden, notFound } from '../errors.ts';
 import type { PostStatus } from '../generated/prisma/enums.ts';
 import { afterPostStatusChange } from '../jobs/notifications.ts';
 import { prismaSql } from '../jobs/queue.ts';
-import type { ListSpec } from './connection.ts';
+import { type ListConnection, resolveList, toOne } from '../read/engine.ts';
+import { defineModel } from '../read/model.ts';
+import { Client, clientModel } from './client.ts';
 import { PlatformEnum, PostStatusEnum } from './enums.ts';
-import { type ListConnection, payloadQuery, resolveList } from './lists.ts';
+import { payloadQuery } from './lists.ts';
+import { Project, projectModel } from './project.ts';
+import { User, userModel } from './user.ts';
 import { idOf, likePattern, optionalId, tags, text, transition } from './validate.ts';
+
+/** What the read engine reads for a post (src/read/). */
+export const postModel = defineModel({
+  typename: 'Post',
+  table: 'posts',
+  columns: {
+    title: 'text',
+    body: 'text',
+    platform: 'enum',
+    status: 'enum',
+    scheduledAt: 'timestamptz',
+    publishedAt: 'timestamptz',
+    tags: 'text[]',
+    createdAt: 'timestamptz',
+    updatedAt: 'timestamptz',
+    projectId: 'int',
+    clientId: 'int',
+    authorId: 'int',
+  },
+  relations: {
+    project: { model: () => projectModel, fk: 'project_id', nullable: false },
+    client: { model: () => clientModel, fk: 'client_id', nullable: false },
+    author: { model: () => userModel, fk: 'author_id', nullable: false },
+  },
+  always: ['clientId'],
+  orders: {
+    CREATED_AT: { column: 'created_at', type: 'timestamptz', nullable: false },
+    UPDATED_AT: { column: 'updated_at', type: 'timestamptz', nullable: false },
+    SCHEDULED_AT: { column: 'scheduled_at', type: 'timestamptz', nullable: true },
+    TITLE: { column: 'title', type: 'text', nullable: false },
+  },
+});
 
 export const Post = builder.prismaNode('Post', {
   id: { field: 'id' },
@@ -26,9 +62,6 @@ export const Post = builder.prismaNode('Post', {
     tags: t.exposeStringList('tags'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    project: t.relation('project'),
-    client: t.relation('client'),
-    author: t.relation('author'),
   }),
 });
 
@@ -39,7 +72,7 @@ export const PostConnection = builder.connectionObject({
     totalCount: t.int({
       description:
         'Rows matching the filter (all pages). Costs a count query; ask only when shown.',
-      resolve: (c) => (c as unknown as ListConnection<unknown>).totalCount(),
+      resolve: (c) => (c as unknown as ListConnection).totalCount(),
     }),
   }),
 });
@@ -67,17 +100,6 @@ export const PostFilter = builder.inputType('PostFilter', {
     search: t.string({ description: 'Case-insensitive text in the title or body.' }),
   }),
 });
-
-export const postList: ListSpec = {
-  name: 'posts',
-  table: 'posts',
-  orders: {
-    CREATED_AT: { column: 'created_at', type: 'timestamptz', nullable: false },
-    UPDATED_AT: { column: 'updated_at', type: 'timestamptz', nullable: false },
-    SCHEDULED_AT: { column: 'scheduled_at', type: 'timestamptz', nullable: true },
-    TITLE: { column: 'title', type: 'text', nullable: false },
-  },
-};
 
 type PostFilterInput = typeof PostFilter.$inferInput;
 
@@ -144,11 +166,10 @@ export function resolvePosts(
   parent?: { column: string; id: number },
 ) {
   return resolveList(ctx, info, args, {
-    spec: parent ? { ...postList, name: `${parent.column}.posts` } : postList,
-    typeName: 'Post',
+    model: postModel,
+    name: parent ? `${parent.column}.posts` : 'posts',
     order: args.orderBy ?? { field: 'CREATED_AT', direction: 'DESC' },
     where: [...postWhere(ctx, args.filter), ...extraWhere],
-    findMany: (ids, query) => ctx.prisma.post.findMany({ ...query, where: { id: { in: ids } } }),
     ...(parent ? { parent } : {}),
     cacheTags: listTags('Post', {
       c:
@@ -354,3 +375,11 @@ builder.relayMutationField(
     }),
   },
 );
+
+// To-one relations, added after the types exist (the files import each other). Loaded with the
+// post by the read engine; a post from elsewhere (a mutation's result) loads them by key.
+builder.objectFields(Post, (t) => ({
+  project: t.field({ type: Project, resolve: toOne(() => projectModel, 'project', 'projectId') }),
+  client: t.field({ type: Client, resolve: toOne(() => clientModel, 'client', 'clientId') }),
+  author: t.field({ type: User, resolve: toOne(() => userModel, 'author', 'authorId') }),
+}));

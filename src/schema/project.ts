@@ -6,7 +6,10 @@ import type { Context } from '../context.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput, notFound } from '../errors.ts';
 import type { ProjectStatus } from '../generated/prisma/enums.ts';
-import type { ListSpec, PageArgs } from './connection.ts';
+import { type ListConnection, resolveList, toOne } from '../read/engine.ts';
+import type { PageArgs } from '../read/keyset.ts';
+import { defineModel } from '../read/model.ts';
+import { Client, clientModel } from './client.ts';
 import {
   Deliverable,
   DeliverableConnection,
@@ -14,9 +17,34 @@ import {
   resolveDeliverables,
 } from './deliverable.ts';
 import { ProjectStatusEnum } from './enums.ts';
-import { type ListConnection, payloadQuery, resolveList } from './lists.ts';
+import { payloadQuery } from './lists.ts';
 import { Post, PostConnection, postListArgs, resolvePosts } from './post.ts';
 import { dateOrder, idOf, optionalId, text, transition } from './validate.ts';
+
+/** What the read engine reads for a project (src/read/). */
+export const projectModel = defineModel({
+  typename: 'Project',
+  table: 'projects',
+  columns: {
+    name: 'text',
+    description: 'text',
+    status: 'enum',
+    startDate: 'date',
+    dueDate: 'date',
+    budgetCents: 'int',
+    createdAt: 'timestamptz',
+    updatedAt: 'timestamptz',
+    clientId: 'int',
+  },
+  relations: { client: { model: () => clientModel, fk: 'client_id', nullable: false } },
+  lists: ['posts', 'deliverables'],
+  always: ['clientId'],
+  orders: {
+    DUE_DATE: { column: 'due_date', type: 'date', nullable: true },
+    NAME: { column: 'name', type: 'text', nullable: false },
+    CREATED_AT: { column: 'created_at', type: 'timestamptz', nullable: false },
+  },
+});
 
 export const Project = builder.prismaNode('Project', {
   id: { field: 'id' },
@@ -30,7 +58,6 @@ export const Project = builder.prismaNode('Project', {
     budgetCents: t.exposeInt('budgetCents'),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    client: t.relation('client'),
     posts: t.connection(
       {
         type: Post,
@@ -56,7 +83,7 @@ export const ProjectConnection = builder.connectionObject({
   type: Project,
   name: 'ProjectConnection',
   fields: (t) => ({
-    totalCount: t.int({ resolve: (c) => (c as unknown as ListConnection<unknown>).totalCount() }),
+    totalCount: t.int({ resolve: (c) => (c as unknown as ListConnection).totalCount() }),
   }),
 });
 
@@ -75,16 +102,6 @@ const ProjectFilter = builder.inputType('ProjectFilter', {
     status: t.field({ type: [ProjectStatusEnum] }),
   }),
 });
-
-const projectList: ListSpec = {
-  name: 'projects',
-  table: 'projects',
-  orders: {
-    DUE_DATE: { column: 'due_date', type: 'date', nullable: true },
-    NAME: { column: 'name', type: 'text', nullable: false },
-    CREATED_AT: { column: 'created_at', type: 'timestamptz', nullable: false },
-  },
-};
 
 export const projectListArgs = builder.args((t) => ({
   filter: t.field({ type: ProjectFilter }),
@@ -111,11 +128,10 @@ export function resolveProjects(
   if (status?.length === 1) where.push(Prisma.sql`t.status = ${status[0]}::"ProjectStatus"`);
   else if (status?.length) where.push(Prisma.sql`t.status = ANY(${status}::"ProjectStatus"[])`);
   return resolveList(ctx, info, args, {
-    spec: parent ? { ...projectList, name: `${parent.column}.projects` } : projectList,
-    typeName: 'Project',
+    model: projectModel,
+    name: parent ? `${parent.column}.projects` : 'projects',
     order: args.orderBy ?? { field: 'CREATED_AT', direction: 'DESC' },
     where,
-    findMany: (ids, query) => ctx.prisma.project.findMany({ ...query, where: { id: { in: ids } } }),
     ...(parent ? { parent } : {}),
     cacheTags: listTags('Project', {
       c: scope ?? (parent?.column === 'client_id' ? parent.id : clientId),
@@ -281,4 +297,9 @@ builder.relayMutationField(
     },
   },
   { outputFields: (t) => ({ project: t.field({ type: Project, resolve: (p) => p.project }) }) },
+);
+
+// The to-one relation, added after the types exist (client.ts imports this file).
+builder.objectField(Project, 'client', (t) =>
+  t.field({ type: Client, resolve: toOne(() => clientModel, 'client', 'clientId') }),
 );

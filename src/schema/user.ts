@@ -2,8 +2,27 @@ import { decoyHash, verifyPassword } from '../auth/passwords.ts';
 import { requireViewer } from '../auth/rules.ts';
 import { builder } from '../builder.ts';
 import { typedError } from '../errors.ts';
+import { loadById, toOne } from '../read/engine.ts';
+import { defineModel } from '../read/model.ts';
+import { Client, clientModel } from './client.ts';
 import { RoleEnum } from './enums.ts';
 import { payloadQuery } from './lists.ts';
+
+/** What the read engine reads for a user (src/read/); never the password hash. */
+export const userModel = defineModel({
+  typename: 'User',
+  table: 'users',
+  columns: {
+    name: 'text',
+    email: 'text',
+    role: 'enum',
+    clientId: 'int',
+    createdAt: 'timestamptz',
+  },
+  relations: { client: { model: () => clientModel, fk: 'client_id', nullable: true } },
+  // Visibility of a user row (auth/rules.ts rowVisible) and of its e-mail read both.
+  always: ['role', 'clientId'],
+});
 
 export const User = builder.prismaNode('User', {
   id: { field: 'id' },
@@ -20,18 +39,22 @@ export const User = builder.prismaNode('User', {
       },
     }),
     role: t.expose('role', { type: RoleEnum }),
-    client: t.relation('client', { nullable: true }),
+    client: t.field({
+      type: Client,
+      nullable: true,
+      resolve: toOne(() => clientModel, 'client', 'clientId'),
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
 
 builder.queryField('viewer', (t) =>
-  t.prismaField({
+  t.field({
     type: User,
     nullable: true,
     description: 'The signed-in user, or null without a valid token.',
-    resolve: (query, _root, _args, ctx) =>
-      ctx.viewer ? ctx.prisma.user.findUnique({ ...query, where: { id: ctx.viewer.id } }) : null,
+    resolve: (_root, _args, ctx, info) =>
+      ctx.viewer ? (loadById(ctx, info, userModel, ctx.viewer.id) as never) : null,
   }),
 );
 

@@ -1,13 +1,12 @@
 /**
- * Keyset (cursor) pagination for every list Postline serves.
+ * Keyset (cursor) pages for every list Postline serves.
  *
- * A page is one SQL statement: a row comparison `(sort_key, id) > ($1, $2)` with a LIMIT,
- * served by an index whose trailing columns are the sort key and `id`, so it costs the same
- * at row 1 and row 1,000,000 and does not depend on the cursor row still existing. Nullable
- * sort keys are split into a non-null and a null segment (nulls sort last ascending, first
- * descending, as PostgreSQL's default), each an index range, joined with UNION ALL so the
- * second only runs when the first runs out. Nested lists (`project.posts`) load every
- * parent's page in one statement through a LATERAL join, batched per request.
+ * A page is an index range: a row comparison `(sort_key, id) > ($1, $2)` with a LIMIT, served
+ * by an index whose trailing columns are the sort key and `id`, so it costs the same at row 1
+ * and row 1,000,000 and does not depend on the cursor row still existing. Nullable sort keys
+ * are split into a non-null and a null segment (nulls sort last ascending, first descending,
+ * as PostgreSQL's default), each an index range, joined with UNION ALL so the second only runs
+ * when the first runs out.
  *
  * `pageInfo` is exact in both directions: besides the page (fetched with one row more than
  * asked, which answers "is there more ahead"), the same statement probes the other side of the
@@ -15,28 +14,18 @@
  * `hasNextPage` (backward) are right even after the rows before the cursor were deleted.
  * `offset` (<= 1000) is applied on the fetched rows, so skipped rows also count as "behind".
  *
- * The page's ids are then loaded with Prisma, using the selection Pothos plans from the
- * GraphQL query, so relations under `edges.node` are fetched in a constant number of queries.
+ * engine.ts wraps the page in the statement that also loads the rows and their relations.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import DataLoader from 'dataloader';
-import type { GraphQLResolveInfo } from 'graphql';
-import type { Context } from '../context.ts';
 import { Prisma } from '../db/prisma.ts';
 import { badInput } from '../errors.ts';
+import type { SortKey } from './model.ts';
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 export const MAX_OFFSET = 1000;
 
-export type SortType = 'timestamptz' | 'date' | 'text' | 'int';
-
-export interface SortKey {
-  /** SQL column of the sort key. */
-  column: string;
-  type: SortType;
-  nullable: boolean;
-}
+export type SortType = SortKey['type'];
 
 export interface ListSpec {
   /** Stable list name bound into cursors (`posts`, `project.posts`, ...). */
@@ -81,19 +70,6 @@ export interface PlannedPage {
   backward: boolean;
   cursor: CursorPayload | null;
   binding: string;
-}
-
-export interface PageRow {
-  id: number;
-  k: unknown;
-}
-
-export interface PageResult {
-  rows: PageRow[];
-  hasNextPage: boolean;
-  hasPreviousPage: boolean;
-  binding: string;
-  sort: SortKey;
 }
 
 let cursorSecret = 'postline-cursor';
@@ -187,14 +163,7 @@ function ident(name: string): Prisma.Sql {
   return Prisma.raw(`"${name}"`);
 }
 
-function cursorValue(sort: SortKey, v: unknown): string | number | null {
-  if (v === null || v === undefined) return null;
-  if (v instanceof Date)
-    return sort.type === 'date' ? v.toISOString().slice(0, 10) : v.toISOString();
-  return v as string | number;
-}
-
-function sortOf(req: PageRequest): SortKey {
+export function sortOf(req: PageRequest): SortKey {
   const sort = req.spec.orders[req.orderField];
   if (!sort) throw new Error(`unknown order ${req.orderField}`);
   return sort;
@@ -257,12 +226,12 @@ function segments(
 }
 
 /**
- * SQL of one page: rows `id, k` in walk order (LIMIT limit + 1 + offset; the caller drops
- * the offset), each with `e`: whether a row exists on the other side of the cursor (the
- * cursor row included), so `hasPreviousPage` (forward) / `hasNextPage` (backward) are exact.
- * That probe is one LIMIT 1 index probe per segment. With a cursor the statement always
- * returns a row (id NULL when the page is empty) so the probe is not lost.
- * `extra` is ANDed to every segment (the parent condition for nested lists).
+ * SQL of one page: rows `seg, id, k` in walk order (LIMIT limit + 1 + offset; the caller drops
+ * the offset), each with `e`: whether a row exists on the other side of the cursor (the cursor
+ * row included), so `hasPreviousPage` (forward) / `hasNextPage` (backward) are exact. That
+ * probe is one LIMIT 1 index probe per segment. With a cursor the statement always returns a
+ * row (id NULL when the page is empty) so the probe is not lost. `extra` is ANDed to every
+ * segment (the parent condition for nested lists).
  */
 export function pageSql(req: PageRequest, plan: PlannedPage, extra: Prisma.Sql | null): Prisma.Sql {
   const take = plan.limit + 1 + plan.offset;
@@ -270,126 +239,52 @@ export function pageSql(req: PageRequest, plan: PlannedPage, extra: Prisma.Sql |
   const dir = Prisma.raw(plan.walk);
   // Each segment is an index range with its own LIMIT; the outer sort sees at most
   // (segments x take) rows, never the table.
-  const page = Prisma.sql`SELECT seg.id, seg.k FROM (${Prisma.join(parts, ' UNION ALL ')}) seg
+  const page = Prisma.sql`SELECT seg.seg, seg.id, seg.k FROM (${Prisma.join(parts, ' UNION ALL ')}) seg
     ORDER BY seg.seg, seg.k ${dir}, seg.id ${dir} LIMIT ${take}`;
-  if (!plan.cursor) return Prisma.sql`SELECT x.id, x.k, false AS e FROM (${page}) x`;
+  if (!plan.cursor) return Prisma.sql`SELECT x.seg, x.id, x.k, false AS e FROM (${page}) x`;
   const behind = segments(req, reverse(plan.walk), plan.cursor, true, 1, extra);
-  return Prisma.sql`SELECT x.id, x.k, pr.e FROM (SELECT EXISTS (${Prisma.join(behind, ' UNION ALL ')}) AS e) pr
+  return Prisma.sql`SELECT x.seg, x.id, x.k, pr.e FROM (SELECT EXISTS (${Prisma.join(behind, ' UNION ALL ')}) AS e) pr
     LEFT JOIN LATERAL (${page}) x ON true`;
 }
 
-interface SqlRow {
-  id: number | null;
-  k: unknown;
-  e: boolean;
+/** A page as the engine's statement returns it: rows in walk order, offset rows included. */
+export interface LoadedRows<T> {
+  /** Whether a row exists behind the cursor (see pageSql). */
+  behind: boolean;
+  /** [id, cursor value, row object (null for rows skipped by `offset`)] in walk order. */
+  rows: [id: number, k: string | number | null, object: T | null][];
 }
 
-function finish(req: PageRequest, plan: PlannedPage, sqlRows: SqlRow[]): PageResult {
-  const sort = sortOf(req);
-  const behind = sqlRows.some((r) => r.e);
-  const rows: PageRow[] = [];
-  for (const r of sqlRows) if (r.id !== null) rows.push({ id: r.id, k: r.k });
-  const skipped = Math.min(plan.offset, rows.length);
-  const ahead = rows.slice(plan.offset);
-  const more = ahead.length > plan.limit;
-  const page = ahead.slice(0, plan.limit);
-  if (plan.backward) page.reverse();
-  const before = behind || skipped > 0;
+export interface Page<T> {
+  rows: { id: number; k: string | number | null; node: T }[];
+  hasNextPage: boolean;
+  hasPreviousPage: boolean;
+  binding: string;
+}
+
+/** Drops the offset and the look-ahead row, restores the requested order, sets pageInfo. */
+export function finishPage<T>(plan: PlannedPage, loaded: LoadedRows<T>): Page<T> {
+  const all = loaded.rows;
+  const skipped = Math.min(plan.offset, all.length);
+  const ahead = all.length - skipped;
+  const more = ahead > plan.limit;
+  const rows: Page<T>['rows'] = [];
+  const end = skipped + Math.min(ahead, plan.limit);
+  for (let i = skipped; i < end; i++) {
+    const [id, k, node] = all[i] as LoadedRows<T>['rows'][number];
+    if (node !== null) rows.push({ id, k, node });
+  }
+  if (plan.backward) rows.reverse();
+  const before = loaded.behind || skipped > 0;
   return {
-    rows: page,
+    rows,
     hasNextPage: plan.backward ? before : more,
     hasPreviousPage: plan.backward ? more : before,
     binding: plan.binding,
-    sort,
   };
 }
 
-export function rowCursor(result: PageResult, row: PageRow): string {
-  return encodeCursor({ b: result.binding, v: cursorValue(result.sort, row.k), i: row.id });
-}
-
-/** One page of a top-level list. */
-export async function loadPage(ctx: Context, req: PageRequest): Promise<PageResult> {
-  const plan = planPage(req, null);
-  const rows = await ctx.prisma.$queryRaw<SqlRow[]>(pageSql(req, plan, null));
-  return finish(req, plan, rows);
-}
-
-/** Pages of a nested list for many parents in one statement (LATERAL join). */
-export async function loadNestedPages(
-  ctx: Context,
-  req: PageRequest,
-  parentIds: readonly number[],
-): Promise<PageResult[]> {
-  if (!req.parentColumn) throw new Error('nested list without parentColumn');
-  const plans = parentIds.map((id) => planPage(req, id));
-  // Cursors differ per parent only in their binding; the page shape is shared.
-  const byParent = new Map<number, SqlRow[]>();
-  const extra = Prisma.sql`t.${ident(req.parentColumn)} = p.parent_id`;
-  const groups = new Map<string, number[]>();
-  for (const [i, plan] of plans.entries()) {
-    const key = JSON.stringify(plan.cursor ? [plan.cursor.v, plan.cursor.i] : null);
-    const list = groups.get(key) ?? [];
-    list.push(parentIds[i] as number);
-    groups.set(key, list);
-  }
-  for (const ids of groups.values()) {
-    const plan = plans[parentIds.indexOf(ids[0] as number)] as PlannedPage;
-    const rows = await ctx.prisma.$queryRaw<(SqlRow & { parent_id: number })[]>(
-      Prisma.sql`SELECT p.parent_id, x.id, x.k, x.e FROM unnest(${ids}::int4[]) AS p(parent_id)
-        CROSS JOIN LATERAL (${pageSql(req, plan, extra)}) x`,
-    );
-    for (const r of rows) {
-      const list = byParent.get(r.parent_id) ?? [];
-      list.push(r);
-      byParent.set(r.parent_id, list);
-    }
-  }
-  return parentIds.map((id, i) => finish(req, plans[i] as PlannedPage, byParent.get(id) ?? []));
-}
-
-/** `count(*)` of a list, or of many nested lists grouped by parent. */
-export async function countRows(
-  ctx: Context,
-  table: string,
-  where: Prisma.Sql[],
-  parent?: { column: string; ids: readonly number[] },
-): Promise<number[]> {
-  const conds = [...where];
-  if (parent) conds.push(Prisma.sql`t.${ident(parent.column)} = ANY(${parent.ids}::int4[])`);
-  const whereSql = conds.length ? Prisma.sql`WHERE ${Prisma.join(conds, ' AND ')}` : Prisma.empty;
-  if (!parent) {
-    const rows = await ctx.prisma.$queryRaw<{ n: number }[]>(
-      Prisma.sql`SELECT count(*)::int4 AS n FROM ${ident(table)} t ${whereSql}`,
-    );
-    return [rows[0]?.n ?? 0];
-  }
-  const rows = await ctx.prisma.$queryRaw<{ parent: number; n: number }[]>(
-    Prisma.sql`SELECT t.${ident(parent.column)} AS parent, count(*)::int4 AS n FROM ${ident(table)} t ${whereSql} GROUP BY 1`,
-  );
-  const counts = new Map(rows.map((r) => [r.parent, r.n]));
-  return parent.ids.map((id) => counts.get(id) ?? 0);
-}
-
-/** Per-request DataLoaders for nested lists, keyed by field position and arguments. */
-export function nestedLoader<V>(
-  ctx: Context,
-  key: string,
-  batch: (ids: readonly number[]) => Promise<V[]>,
-): DataLoader<number, V> {
-  let loader = ctx.loaders.get(key) as DataLoader<number, V> | undefined;
-  if (!loader) {
-    loader = new DataLoader<number, V>(batch, { cache: true });
-    ctx.loaders.set(key, loader);
-  }
-  return loader;
-}
-
-/** Key of a field occurrence in the operation, ignoring list indexes, plus its arguments. */
-export function fieldKey(info: GraphQLResolveInfo, args: unknown): string {
-  const parts: (string | number)[] = [];
-  for (let p: GraphQLResolveInfo['path'] | undefined = info.path; p; p = p.prev) {
-    if (typeof p.key === 'string') parts.push(p.key);
-  }
-  return `${parts.reverse().join('.')}:${JSON.stringify(args)}`;
+/** The cursor of a row of `page`: its list binding, sort value and id, signed. */
+export function rowCursor(binding: string, k: string | number | null, id: number): string {
+  return encodeCursor({ b: binding, v: k, i: id });
 }
