@@ -14,6 +14,7 @@ import { createPool } from '../db/pool.ts';
 import { createPrisma } from '../db/prisma.ts';
 import { createLogger } from '../observability/logger.ts';
 import { startJobRunner } from './runner.ts';
+import { checkStorageOrExit } from './storage.ts';
 
 async function main() {
   const config = loadConfigOrExit();
@@ -22,6 +23,7 @@ async function main() {
     process.exit(78);
   }
   const logger = createLogger(config.logLevel).child({ process: 'worker' });
+  await checkStorageOrExit(config.storage);
   // A small pool for the status check and cache broadcasts; the runner has its own.
   const pool = createPool(config.databaseUrl, { ...config.pool, size: 1, maxOverflow: 1 });
   const status = await migrationStatus(pool);
