@@ -99,6 +99,7 @@ const envSchema = z.object({
   WORKER_POLL_INTERVAL_MS: int(2000, 10),
   WORKER_HEARTBEAT_MS: int(5000, 50),
   WORKER_STALE_MS: int(30_000, 200),
+  WORKER_METRICS_PORT: int(0, 0, 65_535),
   JOB_BACKOFF_BASE_MS: int(2000, 0),
   JOB_BACKOFF_MAX_MS: int(3_600_000, 0),
   STORAGE_DIR: optionalString,
@@ -211,6 +212,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
       heartbeatMs: e.WORKER_HEARTBEAT_MS,
       staleMs: Math.max(e.WORKER_STALE_MS, e.WORKER_HEARTBEAT_MS * 3),
+      /** `npm run worker` serves GET /metrics on this port (0: not at all). */
+      metricsPort: e.WORKER_METRICS_PORT,
       backoffBaseMs: e.JOB_BACKOFF_BASE_MS,
       backoffMaxMs: e.JOB_BACKOFF_MAX_MS,
       uploadMaxBytes: e.UPLOAD_MAX_BYTES,

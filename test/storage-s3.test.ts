@@ -50,7 +50,9 @@ async function upload(bytes: Buffer, name: string) {
     body: form,
   });
   return (await res.json()) as {
-    data: any;
+    data: {
+      uploadAsset: { asset: { id: string; status: string }; job: { id: string } };
+    } | null;
     errors?: { message: string; extensions?: Record<string, unknown> }[];
   };
 }
@@ -85,7 +87,7 @@ const localFiles = async () => [...(await readdir(apiDir)), ...(await readdir(wo
 async function uploadAndProcess(bytes: Buffer, name: string) {
   const res = await upload(bytes, name);
   expect(res.errors).toBeUndefined();
-  const { asset, job } = res.data.uploadAsset;
+  const { asset, job } = res.data!.uploadAsset;
   const done = await waitForJob(t, job.id, undefined, 60_000);
   expect(done).toMatchObject({ status: 'SUCCEEDED', lastError: null });
   const [row] = await t.sql(

@@ -15,6 +15,7 @@ import { createPrisma } from '../db/prisma.ts';
 import { createLogger } from '../observability/logger.ts';
 import { startJobRunner } from './runner.ts';
 import { checkStorageOrExit } from './storage.ts';
+import { serveWorkerMetrics } from './worker-metrics.ts';
 
 async function main() {
   const config = loadConfigOrExit();
@@ -44,6 +45,9 @@ async function main() {
     cache: notifier,
   };
   const runner = await startJobRunner(services, { databaseUrl: config.databaseUrl });
+  const metrics = config.jobs.metricsPort
+    ? await serveWorkerMetrics(config.jobs.metricsPort, config.host)
+    : null;
   process.stdout.write(`worker ${runner.id} ready\n`);
 
   let stopping = false;
@@ -52,6 +56,7 @@ async function main() {
     stopping = true;
     logger.info({ signal }, 'worker stopping: no new jobs, finishing running ones');
     await runner.stop(config.shutdownTimeoutMs);
+    await metrics?.close();
     await pool.end().catch(() => {});
     process.exit(0);
   };
