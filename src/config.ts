@@ -109,9 +109,18 @@ const envSchema = z.object({
   WORKER_POLL_INTERVAL_MS: int(2000, 10),
   WORKER_HEARTBEAT_MS: int(5000, 50),
   WORKER_STALE_MS: int(30_000, 200),
+  WORKER_METRICS_PORT: int(0, 0, 65_535),
   JOB_BACKOFF_BASE_MS: int(2000, 0),
   JOB_BACKOFF_MAX_MS: int(3_600_000, 0),
   STORAGE_DIR: optionalString,
+  STORAGE_BACKEND: z.enum(['local', 's3']).default('local'),
+  S3_BUCKET: optionalString,
+  S3_ENDPOINT: url(['http', 'https']),
+  S3_REGION: optionalString,
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  S3_FORCE_PATH_STYLE: bool(false),
+  S3_KEY_PREFIX: z.string().trim().max(200).default(''),
   UPLOAD_MAX_BYTES: int(10 * 1024 * 1024, 1),
   SMTP_URL: url(['smtp', 'smtps']),
   MAIL_FROM: z.string().default('Postline <no-reply@postline.dev>'),
@@ -152,6 +161,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   if (e.RESPONSE_CACHE === 'redis' && !e.REDIS_URL) {
     throw new ConfigError('Invalid configuration:\n  RESPONSE_CACHE: "redis" needs REDIS_URL');
+  }
+  if (e.STORAGE_BACKEND === 's3' && !e.S3_BUCKET) {
+    throw new ConfigError(
+      'Invalid configuration:\n  S3_BUCKET: STORAGE_BACKEND "s3" needs S3_BUCKET',
+    );
+  }
+  if (!e.S3_ACCESS_KEY_ID !== !e.S3_SECRET_ACCESS_KEY) {
+    throw new ConfigError(
+      'Invalid configuration:\n  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both, or neither (the AWS SDK then finds credentials itself)',
+    );
   }
   if (production && !e.JWT_SECRET) {
     throw new ConfigError(
@@ -229,15 +248,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
       heartbeatMs: e.WORKER_HEARTBEAT_MS,
       staleMs: Math.max(e.WORKER_STALE_MS, e.WORKER_HEARTBEAT_MS * 3),
+      /** `npm run worker` serves GET /metrics on this port (0: not at all). */
+      metricsPort: e.WORKER_METRICS_PORT,
       backoffBaseMs: e.JOB_BACKOFF_BASE_MS,
       backoffMaxMs: e.JOB_BACKOFF_MAX_MS,
-      storageDir: e.STORAGE_DIR ?? `${e.DATA_DIR}/storage`,
       uploadMaxBytes: e.UPLOAD_MAX_BYTES,
       smtpUrl: e.SMTP_URL,
       mailFrom: e.MAIL_FROM,
       mailDir: e.MAIL_DIR ?? `${e.DATA_DIR}/mail`,
       analyticsDebounceMs: e.ANALYTICS_DEBOUNCE_MS,
       analyticsCrontab: e.ANALYTICS_CRONTAB,
+    },
+    /** Uploaded files (src/jobs/storage.ts); see README.md, "File uploads". */
+    storage: {
+      backend: e.STORAGE_BACKEND,
+      dir: e.STORAGE_DIR ?? `${e.DATA_DIR}/storage`,
+      s3: {
+        bucket: e.S3_BUCKET ?? '',
+        endpoint: e.S3_ENDPOINT,
+        region: e.S3_REGION ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? 'us-east-1',
+        accessKeyId: e.S3_ACCESS_KEY_ID,
+        secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+        forcePathStyle: e.S3_FORCE_PATH_STYLE,
+        keyPrefix: e.S3_KEY_PREFIX,
+      },
     },
     /** Statements and operations slower than these are logged as warnings (0 = log all). */
     slowQueryMs: e.SLOW_QUERY_MS,

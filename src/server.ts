@@ -9,6 +9,7 @@ import { createPrisma } from './db/prisma.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedIfEmpty } from './db/seed.ts';
 import { createHttpServer, nodeHandler } from './http-server.ts';
 import { installWorkerSchema, startJobRunner } from './jobs/runner.ts';
+import { checkStorageOrExit } from './jobs/storage.ts';
 import { createLogger } from './observability/logger.ts';
 import { setCursorSecret } from './read/keyset.ts';
 
@@ -21,6 +22,7 @@ async function main() {
       'SMTP_URL is not set: notification e-mails are written to MAIL_DIR instead of being sent',
     );
   }
+  await checkStorageOrExit(config.storage);
   const db = await locateDatabase(config, (line) => logger.debug({ postgres: line }));
   if (db.embedded) logger.info('embedded PostgreSQL started (data in %s)', config.dataDir);
 

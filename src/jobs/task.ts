@@ -10,6 +10,7 @@ import type pg from 'pg';
 import type { z } from 'zod';
 import { announceWrites } from '../cache/writes.ts';
 import type { Services } from '../context.ts';
+import { recordJobAttempt } from './metrics.ts';
 import { type BackgroundJobRow, pgSql, requeueAfterFailure } from './queue.ts';
 
 export interface TaskContext {
@@ -76,13 +77,21 @@ export function toWorkerTask<P>(
       if (!def.untracked) throw new Error(`${def.kind}: payload has no job id`);
       const payload = def.payload.parse(raw ?? {});
       const noop = async () => {};
-      await def.run(payload, {
-        services,
-        job: { id: 0, kind: def.kind, client_id: null } as BackgroundJobRow,
-        helpers,
-        progress: noop,
-        checkpoint: noop,
-      });
+      const started = performance.now();
+      try {
+        await def.run(payload, {
+          services,
+          job: { id: 0, kind: def.kind, client_id: null } as BackgroundJobRow,
+          helpers,
+          progress: noop,
+          checkpoint: noop,
+        });
+      } catch (err) {
+        // graphile-worker retries untracked runs itself.
+        recordJobAttempt(def.kind, 'retry', (performance.now() - started) / 1000);
+        throw err;
+      }
+      recordJobAttempt(def.kind, 'succeeded', (performance.now() - started) / 1000);
       return;
     }
     const workerJobId = helpers.job.id;
@@ -96,7 +105,10 @@ export function toWorkerTask<P>(
     if (!job) return;
     void announce(job);
     const log = services.logger.child({ jobId: id, kind: def.kind, attempt: job.attempts });
+    let started: number | null = null;
+    const elapsed = () => (started === null ? null : (performance.now() - started) / 1000);
     const fail = async (message: string) => {
+      recordJobAttempt(def.kind, 'failed', elapsed());
       await sql(
         `UPDATE background_jobs SET status = 'FAILED', last_error = $3, finished_at = now(),
            updated_at = now() WHERE id = $1 AND worker_job_id = $2 AND status = 'RUNNING'`,
@@ -138,10 +150,12 @@ export function toWorkerTask<P>(
       },
     };
     let result: unknown;
+    started = performance.now();
     try {
       result = await def.run(parsed.data, ctx);
     } catch (err) {
       if (err instanceof JobCancelled) {
+        recordJobAttempt(def.kind, 'cancelled', elapsed());
         log.info('job stopped: cancelled or superseded');
         return;
       }
@@ -151,6 +165,7 @@ export function toWorkerTask<P>(
         return;
       }
       const delay = backoffMs(settings, job.attempts);
+      recordJobAttempt(def.kind, 'retry', elapsed());
       log.warn({ error: message, retryInMs: delay }, 'job attempt failed; will retry');
       const client = await pool.connect();
       try {
@@ -171,6 +186,7 @@ export function toWorkerTask<P>(
       void announce(job);
       return;
     }
+    recordJobAttempt(def.kind, 'succeeded', elapsed());
     await sql(
       `UPDATE background_jobs SET status = 'SUCCEEDED', progress = 100, result = $3::jsonb,
          finished_at = now(), updated_at = now()

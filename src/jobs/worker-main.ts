@@ -14,6 +14,8 @@ import { createPool } from '../db/pool.ts';
 import { createPrisma } from '../db/prisma.ts';
 import { createLogger } from '../observability/logger.ts';
 import { startJobRunner } from './runner.ts';
+import { checkStorageOrExit } from './storage.ts';
+import { serveWorkerMetrics } from './worker-metrics.ts';
 
 async function main() {
   const config = loadConfigOrExit();
@@ -22,6 +24,7 @@ async function main() {
     process.exit(78);
   }
   const logger = createLogger(config.logLevel).child({ process: 'worker' });
+  await checkStorageOrExit(config.storage);
   // A small pool for the status check and cache broadcasts; the runner has its own.
   const pool = createPool(config.databaseUrl, { ...config.pool, size: 1, maxOverflow: 1 });
   const status = await migrationStatus(pool);
@@ -42,6 +45,9 @@ async function main() {
     cache: notifier,
   };
   const runner = await startJobRunner(services, { databaseUrl: config.databaseUrl });
+  const metrics = config.jobs.metricsPort
+    ? await serveWorkerMetrics(config.jobs.metricsPort, config.host)
+    : null;
   process.stdout.write(`worker ${runner.id} ready\n`);
 
   let stopping = false;
@@ -50,6 +56,7 @@ async function main() {
     stopping = true;
     logger.info({ signal }, 'worker stopping: no new jobs, finishing running ones');
     await runner.stop(config.shutdownTimeoutMs);
+    await metrics?.close();
     await pool.end().catch(() => {});
     process.exit(0);
   };

@@ -3,7 +3,9 @@
 import type pg from 'pg';
 import client from 'prom-client';
 import { onStatement } from '../db/query-log.ts';
+import { registerJobAttemptMetrics, registerJobQueueMetrics } from '../jobs/metrics.ts';
 import { registerPoolMetrics } from './pool-metrics.ts';
+import { registerReadyMetric } from './ready-metric.ts';
 
 export interface Metrics {
   registry: client.Registry;
@@ -75,6 +77,9 @@ export function createMetrics(pool: pg.Pool): Metrics {
     registers: [registry],
   });
   const stopPoolMetrics = registerPoolMetrics(registry, pool);
+  registerReadyMetric(registry, pool);
+  registerJobQueueMetrics(registry, pool);
+  registerJobAttemptMetrics(registry);
   const unsubscribe = onStatement((record) => {
     sqlDuration.observe({ verb: verbOf(record.sql) }, record.durationMs / 1000);
   });

@@ -1,6 +1,6 @@
 /**
  * File uploads: `uploadAsset(file: Upload!, postId | deliverableId)` takes a GraphQL multipart
- * request, streams the file to storage, records the asset and queues `processUpload` in one
+ * request, streams the file to storage (local or S3, src/jobs/storage.ts), records the asset and queues `processUpload` in one
  * transaction, and returns the job at once. Too large or unsupported files are refused with
  * BAD_USER_INPUT on `file`, and nothing is stored.
  */
@@ -9,7 +9,7 @@ import { canSeeClient, requireRole, STAFF } from '../auth/rules.ts';
 import { builder, encodeGlobalId } from '../builder.ts';
 import { badInput, notFound } from '../errors.ts';
 import { enqueueJob, prismaSql } from '../jobs/queue.ts';
-import { removeStored, storeUpload, UploadRejected } from '../jobs/storage.ts';
+import { type StoredUpload, storageFor, UploadRejected } from '../jobs/storage.ts';
 import { BackgroundJob } from './jobs.ts';
 import { payloadQuery } from './lists.ts';
 import { idOf } from './validate.ts';
@@ -94,10 +94,10 @@ builder.mutationField('uploadAsset', (t) =>
         }
         target = { postId: null, deliverableId: id, clientId: d.clientId };
       }
-      const { storageDir, uploadMaxBytes } = ctx.config.jobs;
-      let stored: Awaited<ReturnType<typeof storeUpload>>;
+      const storage = await storageFor(ctx.config.storage);
+      let stored: StoredUpload;
       try {
-        stored = await storeUpload(args.file, storageDir, uploadMaxBytes);
+        stored = await storage.put(args.file, ctx.config.jobs.uploadMaxBytes);
       } catch (err) {
         if (err instanceof UploadRejected) throw badInput('file', err.message);
         throw err;
@@ -134,7 +134,11 @@ builder.mutationField('uploadAsset', (t) =>
         ]);
         return { asset, job };
       } catch (err) {
-        await removeStored(storageDir, stored.key);
+        await storage
+          .remove(stored.key)
+          .catch((cleanup) =>
+            ctx.log.warn({ err: cleanup, key: stored.key }, 'stored upload not removed'),
+          );
         throw err;
       }
     },

@@ -1,14 +1,14 @@
 /**
- * Inspects an uploaded file already in storage: size, SHA-256, content type by magic bytes and
+ * Inspects an uploaded file already in storage (local or S3, whichever the process is
+ * configured with): size, SHA-256, content type by magic bytes and
  * pixel size for images; marks the asset READY. Reading a file twice changes nothing.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import path from 'node:path';
 import { z } from 'zod';
 import { announceWrites } from '../../cache/writes.ts';
 import { detectType, imageSize } from '../media.ts';
 import { pgSql } from '../queue.ts';
+import { StoredFileMissing, storageFor } from '../storage.ts';
 import { defineTask, PermanentJobError } from '../task.ts';
 
 const HEADER_BYTES = 512 * 1024;
@@ -30,26 +30,31 @@ export default defineTask({
       p.assetId,
     ]);
     if (!asset) throw new PermanentJobError(`Asset ${p.assetId} no longer exists`);
-    const file = path.join(services.config.jobs.storageDir, asset.storage_key);
+    const storage = await storageFor(services.config.storage);
     const hash = createHash('sha256');
     const head: Buffer[] = [];
     let headLength = 0;
     let size = 0;
-    for await (const chunk of createReadStream(file)) {
-      const buf = chunk as Buffer;
-      hash.update(buf);
-      size += buf.length;
-      if (headLength < HEADER_BYTES) {
-        head.push(buf.subarray(0, HEADER_BYTES - headLength));
-        headLength += Math.min(buf.length, HEADER_BYTES - headLength);
+    const markFailed = () =>
+      sql(`UPDATE assets SET status = 'FAILED', updated_at = now() WHERE id = $1`, [asset.id]);
+    try {
+      for await (const buf of storage.read(asset.storage_key)) {
+        hash.update(buf);
+        size += buf.length;
+        if (headLength < HEADER_BYTES) {
+          head.push(buf.subarray(0, HEADER_BYTES - headLength));
+          headLength += Math.min(buf.length, HEADER_BYTES - headLength);
+        }
       }
+    } catch (err) {
+      if (!(err instanceof StoredFileMissing)) throw err;
+      await markFailed();
+      throw new PermanentJobError('The stored file is missing');
     }
     const header = Buffer.concat(head);
     const type = detectType(header);
     if (!type) {
-      await sql(`UPDATE assets SET status = 'FAILED', updated_at = now() WHERE id = $1`, [
-        asset.id,
-      ]);
+      await markFailed();
       throw new PermanentJobError('The stored file is not of a supported type');
     }
     const dims = imageSize(header, type);
