@@ -17,6 +17,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { processCpuSeconds } from './lib/cpu.ts';
 import { DEEP_PAGE, FEED, NODE, PLATFORMS, STATUSES, TYPENAME } from './lib/queries.ts';
 import { BENCH_METRICS_TOKEN, freePort } from './lib/server.ts';
 
@@ -166,7 +167,9 @@ await call('Profiler.enable');
 await call('Profiler.setSamplingInterval', { interval: 200 });
 await load(Number(values.warmup));
 await call('Profiler.start');
+const cpuBefore = processCpuSeconds(server.pid as number);
 const result = await load(Number(values.seconds));
+const cpuAfter = processCpuSeconds(server.pid as number);
 const { profile: captured } = await call('Profiler.stop');
 ws.close();
 server.kill('SIGTERM');
@@ -219,6 +222,11 @@ const line = (label: string, us: number) =>
 console.log(
   `\n${values.scenario}: ${requests} requests in ${values.seconds} s (${result.non2xx} non-2xx, ${result.errors} errors); busy CPU ${(total / 1000).toFixed(0)} ms = ${(total / 1000 / Math.max(1, requests)).toFixed(3)} ms/req (excl. idle)\n`,
 );
+if (cpuBefore !== null && cpuAfter !== null) {
+  console.log(
+    `process CPU (/proc, user+system, profiler on): ${(((cpuAfter - cpuBefore) * 1000) / Math.max(1, requests)).toFixed(3)} ms/req\n`,
+  );
+}
 console.log('By package / file:');
 for (const [g, us] of [...groups].sort((a, b) => b[1] - a[1]).slice(0, 30))
   console.log(line(g, us));

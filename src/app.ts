@@ -15,7 +15,9 @@ import { migrationStatus } from './db/migrations.ts';
 import { newQueryLog, runWithQueryLog } from './db/query-log.ts';
 import { depthLimitPlugin } from './depth-limit.ts';
 import { serviceUnavailable } from './errors.ts';
+import { jitPlugin } from './execution/jit.ts';
 import type { RequestTiming } from './http-server.ts';
+import type { Logger } from './observability/logger.ts';
 import {
   boundedOperation,
   createMetrics,
@@ -206,9 +208,9 @@ export function createApp(services: Services): App {
           maxAge: 600,
         }
       : false,
-    // Bodies are limited while they stream by requestBodyPlugin, per kind of request; Yoga's
-    // own limiter stays as a looser backstop (it must not fire first: its error is untyped).
-    maxRequestBodySize: 2 * Math.max(config.limits.bodyBytes, config.limits.multipartBytes),
+    // Bodies are limited by requestBodyPlugin, per kind of request (Yoga's own limiter would
+    // wrap every body in another stream).
+    maxRequestBodySize: false,
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -248,13 +250,18 @@ export function createApp(services: Services): App {
         });
       }
       const request = initial.request;
+      let log: Logger | undefined;
       return {
         ...services,
         viewer: viewerForRequest(request),
         request,
-        recordCacheTags: cache ? (tags) => cache.recordTags(request, tags) : () => {},
+        recordCacheTags: cache ? (tags) => cache.recordTags(request, tags) : noTags,
         requestId,
-        log: logger.child({ requestId }),
+        // A child logger per request only when something logs.
+        get log() {
+          log ??= logger.child({ requestId });
+          return log;
+        },
         loaders: new Map(),
       };
     },
@@ -284,6 +291,9 @@ export function createApp(services: Services): App {
       depthLimitPlugin(config.maxQueryDepth),
       // The response cache wraps execution: a hit skips everything below it.
       ...(cache ? cache.plugins() : []),
+      // Repeated operations run compiled (graphql-jit); before SQL attribution, whose wrapper
+      // then wraps the compiled executor.
+      ...(config.jit ? [jitPlugin()] : []),
       sqlAttribution,
       // After SQL attribution: it reads the request's query log, so only executed operations
       // (never cache hits) are profiled; it adds `extensions.profile` after the cache stored
@@ -294,6 +304,8 @@ export function createApp(services: Services): App {
 
   return { yoga, metrics, profiling, services, cache };
 }
+
+const noTags = () => {};
 
 const METHODS = new Set(['GET', 'POST', 'OPTIONS', 'HEAD']);
 

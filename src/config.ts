@@ -101,6 +101,7 @@ const envSchema = z.object({
   CACHE_MAX_BYTES: int(100 * 1024 * 1024, 1024),
   CACHE_REDIS_PREFIX: z.string().trim().min(1).max(100).default('postline:rc:'),
   MAX_QUERY_DEPTH: int(12, 2, 100),
+  GRAPHQL_JIT: bool(true),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
 
   WORKER_MODE: z.enum(['inline', 'separate']).default('inline'),
@@ -129,6 +130,19 @@ const envSchema = z.object({
   ANALYTICS_CRONTAB: z.string().default('0 2 * * *'),
 
   SLOW_QUERY_MS: int(100, 0),
+  RESOLVER_TIMING_SAMPLE_RATE: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const v = raw?.trim();
+      if (v === undefined || v === '') return null;
+      const n = Number(v);
+      if (!Number.isFinite(n) || n < 0 || n > 1) {
+        ctx.addIssue({ code: 'custom', message: `must be a number from 0 to 1, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    }),
   SLOW_OPERATION_MS: int(500, 0),
   OTEL_EXPORTER_OTLP_ENDPOINT: url(['http', 'https']),
   OTEL_SERVICE_NAME: z.string().default('postline'),
@@ -239,6 +253,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       exposeMetadata: e.NODE_ENV === 'development',
     } as const,
     maxQueryDepth: e.MAX_QUERY_DEPTH,
+    /** Compile repeated operations with graphql-jit (src/execution/jit.ts). */
+    jit: e.GRAPHQL_JIT,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     /** Background jobs (src/jobs/); see README.md, "Background jobs". */
     jobs: {
@@ -276,6 +292,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     /** Statements and operations slower than these are logged as warnings (0 = log all). */
     slowQueryMs: e.SLOW_QUERY_MS,
     slowOperationMs: e.SLOW_OPERATION_MS,
+    /** Share of operations whose traced resolvers are timed for the resolver histogram. */
+    resolverSampleRate: e.RESOLVER_TIMING_SAMPLE_RATE ?? (production ? 0.05 : 1),
     /** OTLP/HTTP endpoint for spans (operations, resolvers, SQL); unset = no export. */
     otlpEndpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
     otelServiceName: e.OTEL_SERVICE_NAME,

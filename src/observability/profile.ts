@@ -176,6 +176,18 @@ const MODELS: Record<string, string> = {
  * (keyset pages, LATERAL batches, counts), which Prisma's query extension cannot attribute
  * to a model; the text can, and it also covers Prisma's own statements.
  */
+const classified = new Map<string, { model: string; action: string }>();
+
+/** classifySql, remembered per statement text (the set of texts is small and bounded). */
+function classifyCached(sql: string): { model: string; action: string } {
+  let c = classified.get(sql);
+  if (!c) {
+    c = classifySql(sql);
+    if (classified.size < 2000) classified.set(sql, c);
+  }
+  return c;
+}
+
 export function classifySql(sql: string): { model: string; action: string } {
   const verb = /^\s*\(?\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'OTHER';
   const table =
@@ -219,7 +231,12 @@ export interface Profiling {
 interface ProfilingOptions {
   config: Pick<
     Config,
-    'env' | 'slowQueryMs' | 'slowOperationMs' | 'otlpEndpoint' | 'otelServiceName'
+    | 'env'
+    | 'slowQueryMs'
+    | 'slowOperationMs'
+    | 'otlpEndpoint'
+    | 'otelServiceName'
+    | 'resolverSampleRate'
   >;
   logger: Logger;
   metrics: Metrics;
@@ -247,6 +264,7 @@ export function createProfiling({ config, logger, metrics }: ProfilingOptions): 
     registers: [metrics.registry],
   });
   const state: ProfilingState = { resolverDuration };
+  const sampleRate = config.resolverSampleRate;
   const sink: SpanSink | null = config.otlpEndpoint
     ? createSpanSink(config.otlpEndpoint, config.otelServiceName)
     : null;
@@ -255,7 +273,7 @@ export function createProfiling({ config, logger, metrics }: ProfilingOptions): 
 
   const unsubscribe = onStatement((record, log) => {
     const now = performance.now();
-    const { model, action } = classifySql(record.sql);
+    const { model, action } = classifyCached(record.sql);
     sqlByModel.observe({ model, action }, record.durationMs / 1000);
     const trace = log ? byLog.get(log) : undefined;
     // Only statements of this app's operations: the pool is shared by jobs and scripts too.
@@ -312,7 +330,11 @@ export function createProfiling({ config, logger, metrics }: ProfilingOptions): 
         log: ctx.queryLog,
         app: state,
       };
-      byContext.set(ctx, trace);
+      // Resolvers are timed only for profiled or exported operations and a sample of the rest
+      // (RESOLVER_TIMING_SAMPLE_RATE): untraced, a traced resolver's wrapper is one lookup.
+      if (trace.detailed || (sampleRate > 0 && Math.random() < sampleRate)) {
+        byContext.set(ctx, trace);
+      }
       if (ctx.queryLog) byLog.set(ctx.queryLog, trace);
       if (ctx.request) byRequest.set(ctx.request, trace);
       return {

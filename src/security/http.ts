@@ -136,6 +136,9 @@ export function requestBodyPlugin(limits: BodyLimits): Plugin {
     },
     onRequestParse({ request, requestParser, setRequestParser, fetchAPI }) {
       if (!requestParser || !request.body) return;
+      // With a Content-Length (checked in onRequest) Node's parser delivers exactly that many
+      // bytes: only bodies without one (chunked) need counting while they stream.
+      if (request.headers.get('content-length') !== null) return;
       const limit = isMultipart(request) ? limits.multipartBytes : limits.jsonBytes;
       setRequestParser(async (req) => {
         const limited = limitedRequest(req, limit, fetchAPI as FetchAPI);
