@@ -29,6 +29,8 @@ interface Status {
   version: number;
   /** performance.now() of the read. */
   checkedAt: number;
+  /** Read because a token carried a newer version than the previous status knew. */
+  forNewer?: boolean;
 }
 
 interface Row extends Record<string, unknown> {
@@ -81,9 +83,12 @@ export class AccountStatus {
   check(claims: TokenClaims): Viewer | null | Promise<Viewer | null> {
     const status = this.#statuses.get(claims.id);
     if (status && performance.now() - status.checkedAt < this.recheckMs) {
-      return decide(status, claims);
+      // A token newer than the status (versions only grow) was issued after this process read
+      // it — a sign-in elsewhere after a logout or reactivation: read again, once per interval.
+      if (claims.version <= status.version || status.forNewer) return decide(status, claims);
+      return this.#read(claims.id, true).then((s) => decide(s, claims));
     }
-    return this.#read(claims.id).then((s) => decide(s, claims));
+    return this.#read(claims.id, false).then((s) => decide(s, claims));
   }
 
   /** Records a user's status just read elsewhere (sign-in), saving the next request a read. */
@@ -108,7 +113,7 @@ export class AccountStatus {
 
   #generation = 0;
 
-  #read(id: number): Promise<Status> {
+  #read(id: number, forNewer: boolean): Promise<Status> {
     let reading = this.#reading.get(id);
     if (!reading) {
       const generation = this.#generation;
@@ -120,6 +125,7 @@ export class AccountStatus {
               row?.active === true ? { id: row.id, role: row.role, clientId: row.client_id } : null,
             version: row?.token_version ?? -1,
             checkedAt: performance.now(),
+            forNewer,
           };
           if (generation === this.#generation) this.#store(id, status);
           return status;

@@ -238,6 +238,7 @@ class RedisCounters implements CounterStore {
   }
 
   async close(): Promise<void> {
-    await this.#redis.quit().catch(() => this.#redis.disconnect());
+    if (this.#redis.status === 'ready') await this.#redis.quit().catch(() => {});
+    this.#redis.disconnect();
   }
 }

@@ -225,7 +225,10 @@ builder.relayMutationField(
           throw badInput('input.clientId', `A ${role} user belongs to no client`);
         }
         if (clientId !== undefined) {
-          const client = await tx.client.findUnique({ where: { id: clientId }, select: {} });
+          const client = await tx.client.findUnique({
+            where: { id: clientId },
+            select: { id: true },
+          });
           if (!client) throw notFound('input.clientId', `No client with ID ${input.clientId}`);
         }
         if (existing.role === 'ADMIN' && existing.deactivated_at === null) {
