@@ -29,7 +29,7 @@ interface Attempt {
   status: number;
   retryAfterHeader: string | null;
   token: string | null;
-  error: { message: string; extensions: Record<string, any> } | null;
+  error: { message: string; extensions: Record<string, unknown> } | null;
 }
 
 const LOGIN = `mutation($e: String!, $p: String!) {
@@ -52,7 +52,10 @@ async function attempt(
     },
     { req: { socket: { remoteAddress: opts.address ?? '203.0.113.10' } } },
   );
-  const body = (await res.json()) as { data?: any; errors?: Attempt['error'][] };
+  const body = (await res.json()) as {
+    data?: { login?: { token?: string } } | null;
+    errors?: Attempt['error'][];
+  };
   return {
     status: res.status,
     retryAfterHeader: res.headers.get('retry-after'),
