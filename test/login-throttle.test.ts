@@ -6,10 +6,11 @@
  * real HTTP server.
  */
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { createHttpServer, nodeHandler } from '../src/http-server.ts';
 import { ADMIN, EDITOR, PASSWORD } from './fixtures.ts';
 import { cloneTemplate, createTestApp, type TestApp } from './harness.ts';
 import { eventually } from './wait.ts';
@@ -249,7 +250,8 @@ describe('over real HTTP', () => {
 
   it('limits by the socket’s address and answers 429 with Retry-After', async () => {
     const t = await app({ LOGIN_MAX_FAILURES_PER_ADDRESS: '2' });
-    server = createServer((req, res) => t.app.yoga(req, res));
+    // The server `npm start` runs.
+    server = createHttpServer(nodeHandler(t.app));
     await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
     const post = (email: string, password: string) =>
