@@ -9,6 +9,7 @@ import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspect
 import { GraphQLError, getOperationAST } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { authenticationPlugin, hasInvalidToken, viewerForRequest } from './auth/request-auth.ts';
+import { createAuthServices } from './auth/services.ts';
 import { ResponseCache } from './cache/response-cache.ts';
 import type { Context, Services } from './context.ts';
 import { migrationStatus } from './db/migrations.ts';
@@ -70,6 +71,9 @@ export function createApp(services: Services): App {
     config.cache.mode === 'off' ? null : new ResponseCache(config.cache, logger, metrics.registry);
   // Writers (mutations here, jobs running inline) clear cached responses through services.cache.
   services.cache = cache;
+  // Token revocation and login throttling; closed with services.auth.close().
+  const auth = createAuthServices(config, pool, logger);
+  services.auth = auth;
 
   /** Whether this request may read /metrics on the API port (see README, "Security"). */
   const metricsAllowed = (request: Request): boolean => {
@@ -272,8 +276,9 @@ export function createApp(services: Services): App {
       securityHeadersPlugin({ hstsMaxAgeS: config.hstsMaxAgeS }),
       operationalEndpoints,
       ...(config.production ? [hideParserErrors] : []),
-      // Verifies the bearer token before anything can answer from the cache or read a body.
-      authenticationPlugin(tokens),
+      // Verifies the bearer token, and that it was not revoked, before anything can answer from
+      // the cache or read a body.
+      authenticationPlugin(tokens, auth.accounts, logger),
       // Body size limits, and uploads refused before their body is read unless the verified
       // caller may upload; needs the verdict of the authentication plugin.
       requestBodyPlugin({

@@ -77,6 +77,12 @@ const envSchema = z.object({
     'must be at least 32 characters',
   ),
   JWT_TTL_S: int(12 * 3600, 60),
+  AUTH_RECHECK_MS: int(2000, 0, 60_000),
+  LOGIN_MAX_FAILURES_PER_ACCOUNT: int(5, 0, 1_000_000),
+  LOGIN_MAX_FAILURES_PER_ADDRESS: int(20, 0, 1_000_000),
+  LOGIN_THROTTLE_WINDOW_S: int(900, 1, 86_400),
+  LOGIN_THROTTLE_REDIS_PREFIX: z.string().trim().min(1).max(100).default('postline:login:'),
+  TRUST_PROXY: int(0, 0, 10),
 
   GRAPHIQL: bool(true),
   INTROSPECTION: bool(null),
@@ -235,6 +241,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     /** /metrics: on METRICS_PORT only when set; else on the API port, behind METRICS_TOKEN in production. */
     metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT || null },
+    /** Token revocation and sign-in throttling (src/auth/); see README.md, "Sign-in, tokens and revocation". */
+    auth: {
+      recheckMs: e.AUTH_RECHECK_MS,
+      trustProxyHops: e.TRUST_PROXY,
+      throttle: {
+        perAccount: e.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+        perAddress: e.LOGIN_MAX_FAILURES_PER_ADDRESS,
+        windowMs: e.LOGIN_THROTTLE_WINDOW_S * 1000,
+        redisUrl: e.REDIS_URL,
+        redisPrefix: e.LOGIN_THROTTLE_REDIS_PREFIX,
+      },
+    },
     redisUrl: e.REDIS_URL,
     /** Response cache (src/cache/); see README.md, "Response cache". */
     cache: {

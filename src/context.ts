@@ -1,5 +1,6 @@
 import type DataLoader from 'dataloader';
 import type pg from 'pg';
+import type { AuthServices } from './auth/services.ts';
 import type { TokenService, Viewer } from './auth/tokens.ts';
 import type { CacheInvalidator } from './cache/writes.ts';
 import type { Config } from './config.ts';
@@ -15,6 +16,8 @@ export interface Services {
   logger: Logger;
   /** Clears cached responses after writes (set when the process runs a response cache). */
   cache?: CacheInvalidator | null;
+  /** Token revocation and login throttling (set by createApp; the API's only). */
+  auth?: AuthServices;
 }
 
 /** What every resolver receives. Built once per request. */

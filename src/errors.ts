@@ -10,7 +10,8 @@ export type ErrorCode =
   | 'UNAUTHENTICATED'
   | 'FORBIDDEN'
   | 'NOT_FOUND'
-  | 'SERVICE_UNAVAILABLE';
+  | 'SERVICE_UNAVAILABLE'
+  | 'TOO_MANY_REQUESTS';
 
 export function typedError(
   code: ErrorCode,
@@ -32,3 +33,10 @@ export const unauthenticated = (message = 'Sign in first: send `Authorization: B
 export const forbidden = (message: string) => typedError('FORBIDDEN', message);
 
 export const serviceUnavailable = (message: string) => typedError('SERVICE_UNAVAILABLE', message);
+
+/** HTTP 429 with `Retry-After`; `extensions.retryAfter` is the same number of seconds. */
+export const tooManyRequests = (message: string, retryAfter: number) =>
+  typedError('TOO_MANY_REQUESTS', message, {
+    retryAfter,
+    http: { status: 429, headers: { 'Retry-After': String(retryAfter) } },
+  });

@@ -9,6 +9,12 @@ export interface Viewer {
   clientId: number | null;
 }
 
+/** A verified token's claims: the viewer it was issued to, and that user's token version then. */
+export interface TokenClaims extends Viewer {
+  /** `users.token_version` when the token was issued; see accounts.ts. */
+  version: number;
+}
+
 const ISSUER = 'postline';
 const ROLES = new Set<string>(['ADMIN', 'MANAGER', 'EDITOR', 'CLIENT']);
 
@@ -21,35 +27,35 @@ export class TokenService {
     this.#key = new TextEncoder().encode(secret);
   }
 
-  sign(viewer: Viewer): Promise<string> {
-    return new SignJWT({ role: viewer.role, cid: viewer.clientId })
+  sign(claims: TokenClaims): Promise<string> {
+    return new SignJWT({ role: claims.role, cid: claims.clientId, ver: claims.version })
       .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(String(viewer.id))
+      .setSubject(String(claims.id))
       .setIssuer(ISSUER)
       .setIssuedAt()
       .setExpirationTime(`${this.ttlS}s`)
       .sign(this.#key);
   }
 
-  /** Returns the viewer, or null when the token is invalid, expired or malformed. */
   /**
    * Verified tokens, kept until they expire (bounded): a client sends the same token on every
    * request, and HMAC verification is a measurable share of a cached response's cost.
    * Only tokens that passed verification are kept, so a forged token is always checked.
+   * Whether the token was revoked since is not decided here but by AccountStatus.
    */
-  readonly #verified = new Map<string, { viewer: Viewer; expiresAt: number }>();
+  readonly #verified = new Map<string, { claims: TokenClaims; expiresAt: number }>();
 
-  async verify(token: string): Promise<Viewer | null> {
+  /** Returns the token's claims, or null when the token is invalid, expired or malformed. */
+  async verify(token: string): Promise<TokenClaims | null> {
     const known = this.#verified.get(token);
     if (known) {
-      if (known.expiresAt > Date.now()) return known.viewer;
+      if (known.expiresAt > Date.now()) return known.claims;
       this.#verified.delete(token);
     }
-    const viewer = await this.#verify(token);
-    return viewer;
+    return this.#verify(token);
   }
 
-  async #verify(token: string): Promise<Viewer | null> {
+  async #verify(token: string): Promise<TokenClaims | null> {
     try {
       const { payload } = await jwtVerify(token, this.#key, {
         issuer: ISSUER,
@@ -58,18 +64,22 @@ export class TokenService {
       const id = Number(payload.sub);
       const role = payload.role;
       const cid = payload.cid;
+      // Tokens issued before versions existed carry none: version 0, every user's first.
+      const version = payload.ver ?? 0;
       if (!Number.isSafeInteger(id) || typeof role !== 'string' || !ROLES.has(role)) return null;
       if (role === 'CLIENT' && typeof cid !== 'number') return null;
-      const viewer = {
+      if (typeof version !== 'number' || !Number.isSafeInteger(version)) return null;
+      const claims: TokenClaims = {
         id,
         role: role as Role,
         clientId: role === 'CLIENT' ? (cid as number) : null,
+        version,
       };
       if (typeof payload.exp === 'number') {
         if (this.#verified.size >= 10_000) this.#verified.clear();
-        this.#verified.set(token, { viewer, expiresAt: payload.exp * 1000 });
+        this.#verified.set(token, { claims, expiresAt: payload.exp * 1000 });
       }
-      return viewer;
+      return claims;
     } catch {
       return null;
     }

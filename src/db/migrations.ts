@@ -25,6 +25,7 @@ export const migrationsDir = path.join(root, 'prisma/migrations');
 const MIGRATION_LOCK_KEY = 7_230_184_551;
 const filters = { externalTables: [], externalEnums: [] };
 
+type PgAdapter = Awaited<ReturnType<PrismaPg['connect']>>;
 type MigrationList = Parameters<SchemaEngine['applyMigrations']>[0]['migrationsList'];
 
 /**
@@ -128,6 +129,10 @@ class ShadowAwarePg extends PrismaPg {
     this.#fields = fields;
   }
 
+  override async connect() {
+    return wholeScripts(await super.connect());
+  }
+
   override async connectToShadowDb() {
     const name = `prisma_shadow_${randomUUID().replaceAll('-', '')}`;
     const admin = async (sql: string) => {
@@ -147,7 +152,7 @@ class ShadowAwarePg extends PrismaPg {
       max: 2,
     });
     shadowPool.on('error', () => {});
-    const adapter = await new PrismaPg(shadowPool).connect();
+    const adapter = wholeScripts(await new PrismaPg(shadowPool).connect());
     const dispose = adapter.dispose.bind(adapter);
     adapter.dispose = async () => {
       await dispose();
@@ -156,6 +161,24 @@ class ShadowAwarePg extends PrismaPg {
     };
     return adapter;
   }
+}
+
+/**
+ * Prisma's native engine sends a migration to PostgreSQL whole; the adapter splits it at every
+ * `;`, which cuts a function body (`$$ ... ; ... $$`) apart. PostgreSQL's simple query protocol
+ * takes the whole script and runs it as one implicit transaction, as the native engine does.
+ */
+function wholeScripts(adapter: PgAdapter): PgAdapter {
+  const driver = adapter.underlyingDriver();
+  const failed = (adapter as unknown as { onError(err: unknown): never }).onError.bind(adapter);
+  adapter.executeScript = async (script: string) => {
+    try {
+      await driver.query(script);
+    } catch (err) {
+      failed(err);
+    }
+  };
+  return adapter;
 }
 
 function connectionFields(url: string): pg.PoolConfig {

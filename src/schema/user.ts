@@ -1,12 +1,20 @@
+import { addressKey, clientAddress, type NodeServerContext } from '../auth/client-address.ts';
 import { decoyHash, verifyPassword } from '../auth/passwords.ts';
-import { requireViewer } from '../auth/rules.ts';
+import { requireRole, requireViewer } from '../auth/rules.ts';
+import type { AuthServices } from '../auth/services.ts';
 import { builder } from '../builder.ts';
-import { typedError } from '../errors.ts';
+import { announceWrites } from '../cache/writes.ts';
+import type { Context } from '../context.ts';
+import { Prisma } from '../db/prisma.ts';
+import { badInput, notFound, tooManyRequests, typedError, unauthenticated } from '../errors.ts';
+import type { Role } from '../generated/prisma/enums.ts';
+import { encodeGlobalId } from '../global-id.ts';
 import { loadById, toOne } from '../read/engine.ts';
 import { defineModel } from '../read/model.ts';
 import { Client, clientModel } from './client.ts';
 import { RoleEnum } from './enums.ts';
 import { payloadQuery } from './lists.ts';
+import { idOf, optionalId } from './validate.ts';
 
 /** What the read engine reads for a user (src/read/); never the password hash. */
 export const userModel = defineModel({
@@ -18,8 +26,10 @@ export const userModel = defineModel({
     role: 'enum',
     clientId: 'int',
     createdAt: 'timestamptz',
+    deactivatedAt: 'timestamptz',
   },
   relations: { client: { model: () => clientModel, fk: 'client_id', nullable: true } },
+  computed: { active: ['deactivatedAt'] },
   // Visibility of a user row (auth/rules.ts rowVisible) and of its e-mail read both.
   always: ['role', 'clientId'],
 });
@@ -44,6 +54,10 @@ export const User = builder.prismaNode('User', {
       nullable: true,
       resolve: toOne(() => clientModel, 'client', 'clientId'),
     }),
+    active: t.boolean({
+      description: 'False while deactivated: the user cannot sign in and every token is refused.',
+      resolve: (user) => user.deactivatedAt === null,
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
   }),
 });
@@ -58,6 +72,11 @@ builder.queryField('viewer', (t) =>
   }),
 );
 
+function authOf(ctx: Context): AuthServices {
+  if (!ctx.auth) throw new Error('sign-in services are not set up (createApp sets them)');
+  return ctx.auth;
+}
+
 builder.relayMutationField(
   'login',
   {
@@ -68,7 +87,21 @@ builder.relayMutationField(
   },
   {
     resolve: async (_root, { input }, ctx, info) => {
+      const auth = authOf(ctx);
       const email = input.email.trim().toLowerCase();
+      const address = clientAddress(
+        ctx.request,
+        ctx as Context & NodeServerContext,
+        auth.trustProxyHops,
+      );
+      const from = address ? addressKey(address) : null;
+      // Counted before the password is checked (and refused without checking it), so parallel
+      // attempts cannot slip under the limit. Unknown e-mails count like known ones.
+      const { retryAfterMs } = await auth.throttle.attempt(email, from);
+      if (retryAfterMs > 0) {
+        const seconds = Math.max(1, Math.ceil(retryAfterMs / 1000));
+        throw tooManyRequests(`Too many failed sign-ins; try again in ${seconds} seconds`, seconds);
+      }
       const user = await ctx.prisma.user.findUnique({
         ...payloadQuery(ctx, info, 'viewer'),
         where: { email },
@@ -80,10 +113,18 @@ builder.relayMutationField(
           field: 'input.password',
         });
       }
+      if (user.deactivatedAt) {
+        throw typedError('UNAUTHENTICATED', 'This account is deactivated; ask an administrator', {
+          field: 'input.email',
+        });
+      }
+      await auth.throttle.succeeded(email, from);
+      auth.accounts.remember(user);
       const token = await ctx.tokens.sign({
         id: user.id,
         role: user.role,
         clientId: user.clientId,
+        version: user.tokenVersion,
       });
       ctx.viewer = { id: user.id, role: user.role, clientId: user.clientId };
       return { token, viewer: user, expiresIn: ctx.tokens.ttlS };
@@ -100,6 +141,183 @@ builder.relayMutationField(
         resolve: (p) => p.expiresIn,
       }),
       viewer: t.field({ type: User, resolve: (p) => p.viewer }),
+    }),
+  },
+);
+
+const LogoutPayload = builder
+  .objectRef<{ viewer: { id: number } | null }>('LogoutPayload')
+  .implement({
+    fields: (t) => ({
+      viewer: t.field({
+        type: User,
+        nullable: true,
+        description: 'The user who signed out.',
+        resolve: (p) => p.viewer as never,
+      }),
+    }),
+  });
+
+builder.mutationField('logout', (t) =>
+  t.field({
+    type: LogoutPayload,
+    description:
+      'Signs the caller out everywhere: every token issued to them so far is refused, on every ' +
+      'instance, within AUTH_RECHECK_MS. Sign in again for a new one.',
+    resolve: async (_root, _args, ctx, info) => {
+      const viewer = requireViewer(ctx);
+      try {
+        const user = await ctx.prisma.user.update({
+          ...payloadQuery(ctx, info, 'viewer'),
+          where: { id: viewer.id },
+          data: { tokenVersion: { increment: 1 } },
+        });
+        return { viewer: user };
+      } catch (err) {
+        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2025') {
+          throw unauthenticated('The token is invalid or expired; sign in again');
+        }
+        throw err;
+      } finally {
+        authOf(ctx).accounts.forget(viewer.id);
+      }
+    },
+  }),
+);
+
+// ---- user management (ADMIN) -------------------------------------------------------------
+
+const ADMINS: readonly Role[] = ['ADMIN'];
+
+interface LockedUser {
+  id: number;
+  role: Role;
+  client_id: number | null;
+  deactivated_at: Date | null;
+}
+
+/**
+ * Locks the active admins, then the user, for the rest of the transaction. Always in this
+ * order, so concurrent changes queue instead of deadlocking, and two admins demoting each
+ * other cannot both succeed.
+ */
+async function lockForChange(tx: Prisma.TransactionClient, id: number, globalId: string) {
+  const admins = await tx.$queryRaw<{ id: number }[]>`
+    SELECT id FROM users WHERE role = 'ADMIN' AND deactivated_at IS NULL ORDER BY id FOR UPDATE`;
+  const [user] = await tx.$queryRaw<LockedUser[]>`
+    SELECT id, role, client_id, deactivated_at FROM users WHERE id = ${id} FOR UPDATE`;
+  if (!user) throw notFound('input.id', `No user with ID ${globalId}`);
+  const lastAdmin = (field: string) => {
+    if (!admins.some((a) => a.id !== id)) {
+      throw badInput(field, 'This is the last active ADMIN: make another user ADMIN first');
+    }
+  };
+  return { user, lastAdmin };
+}
+
+builder.relayMutationField(
+  'updateUser',
+  {
+    inputFields: (t) => ({
+      id: t.id({ required: true }),
+      role: t.field({ type: RoleEnum }),
+      clientId: t.id({ description: 'The client of a CLIENT user; staff belong to none.' }),
+      active: t.boolean({
+        description: 'false deactivates: no sign-in, and every token of the user is refused.',
+      }),
+    }),
+  },
+  {
+    description:
+      'ADMIN only. Changing role, client or active signs the user out everywhere (within ' +
+      'AUTH_RECHECK_MS on every instance).',
+    resolve: async (_root, { input }, ctx, info) => {
+      requireRole(ctx, ADMINS, 'manage users');
+      const id = idOf('input.id', input.id, 'User');
+      const clientId = optionalId('input.clientId', input.clientId, 'Client');
+      const user = await ctx.prisma.$transaction(async (tx) => {
+        const { user: existing, lastAdmin } = await lockForChange(tx, id, input.id);
+        const role = input.role ?? existing.role;
+        const active = input.active ?? existing.deactivated_at === null;
+        let nextClientId: number | null = null;
+        if (role === 'CLIENT') {
+          nextClientId = clientId ?? existing.client_id;
+          if (nextClientId === null) {
+            throw badInput('input.clientId', 'A CLIENT user needs `input.clientId`');
+          }
+        } else if (clientId !== undefined) {
+          throw badInput('input.clientId', `A ${role} user belongs to no client`);
+        }
+        if (clientId !== undefined) {
+          const client = await tx.client.findUnique({
+            where: { id: clientId },
+            select: { id: true },
+          });
+          if (!client) throw notFound('input.clientId', `No client with ID ${input.clientId}`);
+        }
+        if (existing.role === 'ADMIN' && existing.deactivated_at === null) {
+          if (!active) lastAdmin('input.active');
+          if (role !== 'ADMIN') lastAdmin('input.role');
+        }
+        return tx.user.update({
+          ...payloadQuery(ctx, info, 'user'),
+          where: { id },
+          data: {
+            role,
+            clientId: nextClientId,
+            deactivatedAt: active ? null : (existing.deactivated_at ?? new Date()),
+          },
+        });
+      });
+      authOf(ctx).accounts.forget(id);
+      await announceWrites(ctx, [{ typename: 'User', id, states: [{}] }]);
+      return { user };
+    },
+  },
+  { outputFields: (t) => ({ user: t.field({ type: User, resolve: (p) => p.user }) }) },
+);
+
+builder.relayMutationField(
+  'deleteUser',
+  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    description:
+      'ADMIN only. A user who wrote posts cannot be deleted (the posts keep their author): ' +
+      'deactivate them with updateUser(active: false). Deliverables assigned to the user ' +
+      'become unassigned.',
+    resolve: async (_root, { input }, ctx) => {
+      requireRole(ctx, ADMINS, 'manage users');
+      const id = idOf('input.id', input.id, 'User');
+      const authored = () =>
+        badInput(
+          'input.id',
+          'This user wrote posts, which keep their author: deactivate the user instead ' +
+            '(`updateUser` with `active: false`)',
+        );
+      try {
+        await ctx.prisma.$transaction(async (tx) => {
+          const { user, lastAdmin } = await lockForChange(tx, id, input.id);
+          if (user.role === 'ADMIN' && user.deactivated_at === null) lastAdmin('input.id');
+          const [wrote] = await tx.$queryRaw<{ any: boolean }[]>`
+            SELECT EXISTS (SELECT 1 FROM posts WHERE author_id = ${id}) AS any`;
+          if (wrote?.any) throw authored();
+          await tx.user.delete({ where: { id } });
+        });
+      } catch (err) {
+        // A post written between the check and the delete.
+        if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2003') {
+          throw authored();
+        }
+        throw err;
+      }
+      authOf(ctx).accounts.forget(id);
+      await announceWrites(ctx, [{ typename: 'User', id, states: [{}] }]);
+      return { id };
+    },
+  },
+  {
+    outputFields: (t) => ({
+      deletedUserId: t.id({ resolve: (p) => encodeGlobalId('User', p.id) }),
     }),
   },
 );
