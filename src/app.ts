@@ -14,6 +14,7 @@ import { depthLimitPlugin } from './depth-limit.ts';
 import { serviceUnavailable } from './errors.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createProfiling, type Profiling } from './observability/profile.ts';
+import { createPersistedOperations, type PersistedOperations } from './persisted/operations.ts';
 import { schema } from './schema/index.ts';
 
 /** Errors that mean the database is unreachable or the pool is exhausted. */
@@ -44,6 +45,8 @@ export interface App {
   profiling: Profiling;
   services: Services;
   cache: ResponseCache | null;
+  /** APQ store and trusted documents; close() releases the store's Redis connection. */
+  persisted: PersistedOperations;
 }
 
 interface ServerContext {
@@ -58,6 +61,7 @@ export function createApp(services: Services): App {
     config.cache.mode === 'off' ? null : new ResponseCache(config.cache, logger, metrics.registry);
   // Writers (mutations here, jobs running inline) clear cached responses through services.cache.
   services.cache = cache;
+  const persisted = createPersistedOperations(config.persisted, schema, metrics.registry, logger);
 
   /** /ready, /metrics: answered before GraphQL handling. */
   const operationalEndpoints: Plugin = {
@@ -192,6 +196,9 @@ export function createApp(services: Services): App {
       requestTiming,
       // Verifies the bearer token before anything can answer from the cache.
       authenticationPlugin(tokens),
+      // Persisted operations turn an id into the query text, so they run before the response
+      // cache keys on it: a hash-only request is cached and authorized like the full query.
+      ...persisted.plugins,
       // Refuses over-deep operations at validation (never reached by cache hits, which were
       // validated when first computed).
       depthLimitPlugin(config.maxQueryDepth),
@@ -205,7 +212,7 @@ export function createApp(services: Services): App {
     ],
   });
 
-  return { yoga, metrics, profiling, services, cache };
+  return { yoga, metrics, profiling, services, cache, persisted };
 }
 
 const DEFAULT_QUERY = `# Sign in first: run the login mutation, then add the header

@@ -92,6 +92,7 @@ async function main() {
     await jobs?.stop(config.shutdownTimeoutMs);
     app.metrics.stop();
     await app.cache?.close().catch(() => {});
+    await app.persisted.close().catch(() => {});
     await app.profiling.stop().catch(() => {});
     await prisma.$disconnect().catch(() => {});
     await pool.end().catch(() => {});

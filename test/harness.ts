@@ -161,6 +161,7 @@ export async function createTestApp(
       app.metrics.stop();
       await app.profiling.stop();
       await app.cache?.close();
+      await app.persisted.close();
       await prisma.$disconnect().catch(() => {});
       await pool.end().catch(() => {});
     },
