@@ -12,6 +12,7 @@ import { migrationStatus } from './db/migrations.ts';
 import { newQueryLog, runWithQueryLog } from './db/query-log.ts';
 import { depthLimitPlugin } from './depth-limit.ts';
 import { serviceUnavailable } from './errors.ts';
+import { multipartSubscriptionsPlugin } from './http/multipart-subscriptions.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createProfiling, type Profiling } from './observability/profile.ts';
 import { createPersistedOperations, type PersistedOperations } from './persisted/operations.ts';
@@ -194,6 +195,8 @@ export function createApp(services: Services): App {
     plugins: [
       operationalEndpoints,
       requestTiming,
+      // Apollo Client's multipart subscriptions, beside Yoga's SSE (only picks the response format).
+      multipartSubscriptionsPlugin(),
       // Verifies the bearer token before anything can answer from the cache.
       authenticationPlugin(tokens),
       // Persisted operations turn an id into the query text, so they run before the response
