@@ -12,6 +12,7 @@ import { migrationStatus } from './db/migrations.ts';
 import { newQueryLog, runWithQueryLog } from './db/query-log.ts';
 import { depthLimitPlugin } from './depth-limit.ts';
 import { serviceUnavailable } from './errors.ts';
+import { graphiqlAssetsPlugin, renderOfflineGraphiQL } from './http/graphiql.ts';
 import { multipartSubscriptionsPlugin } from './http/multipart-subscriptions.ts';
 import { createMetrics, type Metrics } from './observability/metrics.ts';
 import { createProfiling, type Profiling } from './observability/profile.ts';
@@ -139,6 +140,8 @@ export function createApp(services: Services): App {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: config.graphiql ? { title: 'Postline', defaultQuery: DEFAULT_QUERY } : false,
+    // GraphiQL from the npm package, served by this server (no CDN): works offline.
+    renderGraphiQL: renderOfflineGraphiQL,
     logging: false,
     healthCheckEndpoint: '/health',
     maskedErrors: {
@@ -194,6 +197,8 @@ export function createApp(services: Services): App {
     // SQL attribution wraps execution.
     plugins: [
       operationalEndpoints,
+      // GraphiQL's script, styles and workers (only when GraphiQL is on).
+      ...(config.graphiql ? [graphiqlAssetsPlugin()] : []),
       requestTiming,
       // Apollo Client's multipart subscriptions, beside Yoga's SSE (only picks the response format).
       multipartSubscriptionsPlugin(),
@@ -218,9 +223,12 @@ export function createApp(services: Services): App {
   return { yoga, metrics, profiling, services, cache, persisted };
 }
 
-const DEFAULT_QUERY = `# Sign in first: run the login mutation, then add the header
-#   { "Authorization": "Bearer <token>" }
-# in the Headers tab below.
+const DEFAULT_QUERY = `# Postline's GraphiQL (served by this server; it needs no internet access).
+# 1. Run "Login" (the play button; pick Login). Copy the token from the result.
+# 2. Open the Headers tab (below this editor, next to Variables) and paste
+#      { "Authorization": "Bearer <token>" }
+#    GraphiQL sends those headers with every request from this tab.
+# 3. Run "Feed". Other demo logins (same password): manager@, editor@, client1@postline.dev.
 mutation Login {
   login(input: { email: "admin@postline.dev", password: "postline-demo" }) {
     token
