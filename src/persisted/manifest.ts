@@ -17,8 +17,16 @@ import { ConfigError } from '../config.ts';
 /** Ids: hex hashes in practice; anything else that is short and plain is accepted too. */
 export const DOCUMENT_ID = /^[A-Za-z0-9_:.-]{1,128}$/;
 
-export function loadTrustedDocuments(paths: string[], schema: GraphQLSchema): Map<string, string> {
+export interface TrustedDocuments {
+  /** By id, and codegen's `sha256:<hex>` ids also by bare hex. */
+  byId: Map<string, string>;
+  /** Operations in the manifests. */
+  count: number;
+}
+
+export function loadTrustedDocuments(paths: string[], schema: GraphQLSchema): TrustedDocuments {
   const documents = new Map<string, string>();
+  let count = 0;
   const problems: string[] = [];
   for (const file of paths) {
     let raw: unknown;
@@ -55,7 +63,10 @@ export function loadTrustedDocuments(paths: string[], schema: GraphQLSchema): Ma
         problems.push(`${file}: document ${id} is not valid GraphQL: ${(err as Error).message}`);
         continue;
       }
+      if (existing === undefined) count += 1;
       documents.set(id, body);
+      // Codegen's `sha256:<hex>` ids are also found by the bare hex that APQ clients send.
+      if (/^sha256:[0-9a-f]{64}$/.test(id)) documents.set(id.slice(7), body);
     }
   }
   if (problems.length) {
@@ -63,7 +74,7 @@ export function loadTrustedDocuments(paths: string[], schema: GraphQLSchema): Ma
     if (problems.length > 10) shown.push(`  ... and ${problems.length - 10} more`);
     throw new ConfigError(`Invalid configuration:\n${shown.join('\n')}`);
   }
-  return documents;
+  return { byId: documents, count };
 }
 
 function manifestEntries(raw: unknown): [string, string][] | null {

@@ -26,6 +26,8 @@ import { type DocumentStore, MemoryDocumentStore, RedisDocumentStore } from './s
 export type PersistedSettings = Config['persisted'];
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** GraphQL Codegen writes hashes as `sha256:<hex>`; the APQ protocol sends bare hex. */
+const bareHash = (id: string) => (id.startsWith('sha256:') ? id.slice(7) : id);
 
 type Params = {
   query?: string;
@@ -54,7 +56,7 @@ function apqHash(params: Params): string | null {
       'extensions.persistedQuery.version',
     );
   }
-  if (typeof pq.sha256Hash !== 'string' || !SHA256_HEX.test(pq.sha256Hash)) {
+  if (typeof pq.sha256Hash !== 'string' || !SHA256_HEX.test(bareHash(pq.sha256Hash))) {
     throw requestError(
       '`extensions.persistedQuery.sha256Hash` must be the SHA-256 of the query, as 64 lowercase hex digits',
       'BAD_REQUEST',
@@ -62,7 +64,7 @@ function apqHash(params: Params): string | null {
       'extensions.persistedQuery.sha256Hash',
     );
   }
-  return pq.sha256Hash;
+  return bareHash(pq.sha256Hash);
 }
 
 /** The id of a persisted operation: APQ hash, or `documentId` / `doc_id` (body or GET query). */
@@ -100,9 +102,9 @@ export function createPersistedOperations(
   registry: client.Registry,
   logger: Logger,
 ): PersistedOperations {
-  const trusted = settings.trustedDocuments.length
+  const { byId: trusted, count: trustedCount } = settings.trustedDocuments.length
     ? loadTrustedDocuments(settings.trustedDocuments, schema)
-    : new Map<string, string>();
+    : { byId: new Map<string, string>(), count: 0 };
   const apqOn = settings.apq && !settings.trustedOnly;
   const bounds = {
     maxEntries: settings.maxEntries,
@@ -221,7 +223,7 @@ export function createPersistedOperations(
 
   return {
     plugins: [lookup, registration],
-    trustedCount: trusted.size,
+    trustedCount,
     store,
     close: async () => {
       await store?.close();
