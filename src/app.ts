@@ -223,12 +223,13 @@ export function createApp(services: Services): App {
   return { yoga, metrics, profiling, services, cache, persisted };
 }
 
-const DEFAULT_QUERY = `# Postline's GraphiQL (served by this server; it needs no internet access).
-# 1. Run "Login" (the play button; pick Login). Copy the token from the result.
-# 2. Open the Headers tab (below this editor, next to Variables) and paste
+const DEFAULT_QUERY = `# Postline's GraphiQL: served by this server, works offline.
+# 1. Run Login (play button, pick Login); copy the token.
+# 2. Open the Headers tab below and paste:
 #      { "Authorization": "Bearer <token>" }
-#    GraphiQL sends those headers with every request from this tab.
-# 3. Run "Feed". Other demo logins (same password): manager@, editor@, client1@postline.dev.
+#    It is sent with every request from this tab.
+# 3. Run Feed. Other logins, same password:
+#    manager@, editor@, client1@postline.dev
 mutation Login {
   login(input: { email: "admin@postline.dev", password: "postline-demo" }) {
     token
