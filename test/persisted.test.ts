@@ -15,7 +15,7 @@ import { persistedExchange } from '@urql/exchange-persisted';
 import { print } from 'graphql';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../src/config.ts';
+import { ConfigError, loadConfig } from '../src/config.ts';
 import { RedisDocumentStore } from '../src/persisted/store.ts';
 import { ADMIN, CLIENT1 } from './fixtures.ts';
 import { cloneTemplate, createTestApp, type TestApp, useTestApp } from './harness.ts';
@@ -477,5 +477,44 @@ describe('trusted documents', () => {
     await expect(
       createTestApp({ NODE_ENV: 'production', TRUSTED_DOCUMENTS: bad }, { url: t.url }),
     ).rejects.toThrow(/document abc123 does not match the schema/);
+  });
+});
+
+describe('settings', () => {
+  const base = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) };
+  it('refuses settings that would weaken or cannot work, naming the variable', () => {
+    expect(() =>
+      loadConfig({ ...base, TRUSTED_DOCUMENTS: 'm.json', TRUSTED_DOCUMENTS_ONLY: 'false' }),
+    ).toThrow(/TRUSTED_DOCUMENTS_ONLY: cannot be false in production/);
+    expect(() => loadConfig({ NODE_ENV: 'development', TRUSTED_DOCUMENTS_ONLY: 'true' })).toThrow(
+      /TRUSTED_DOCUMENTS_ONLY: needs TRUSTED_DOCUMENTS/,
+    );
+    expect(() => loadConfig({ APQ_MAX_DOCUMENT_BYTES: '10' })).toThrow(
+      /APQ_MAX_DOCUMENT_BYTES: must be between 256 and 1048576, got 10/,
+    );
+    expect(() => loadConfig({ TRUSTED_DOCUMENTS_ONLY: 'maybe' })).toThrow(
+      /TRUSTED_DOCUMENTS_ONLY: must be true or false/,
+    );
+  });
+
+  it('enforces trusted documents in production, and outside it only when asked', () => {
+    const manifests = { TRUSTED_DOCUMENTS: 'a.json, b.json' };
+    expect(loadConfig({ ...base, ...manifests }).persisted).toMatchObject({
+      trustedDocuments: ['a.json', 'b.json'],
+      trustedOnly: true,
+    });
+    expect(loadConfig(manifests).persisted.trustedOnly).toBe(false);
+    expect(loadConfig({ ...manifests, TRUSTED_DOCUMENTS_ONLY: 'true' }).persisted.trustedOnly).toBe(
+      true,
+    );
+    expect(loadConfig({}).persisted).toMatchObject({
+      apq: true,
+      maxEntries: 10_000,
+      maxBytes: 32 * 1024 * 1024,
+      maxDocumentBytes: 32 * 1024,
+      ttlMs: 7 * 86_400_000,
+      trustedDocuments: [],
+      trustedOnly: false,
+    });
   });
 });

@@ -186,6 +186,12 @@ export function createPersistedOperations(
       if (typeof p.query !== 'string') return;
       const hash = apqHash(p);
       if (!hash) return;
+      // Size first: an oversized document is never hashed or kept (it still runs, and the
+      // client keeps sending it in full).
+      if (Buffer.byteLength(p.query) > settings.maxDocumentBytes) {
+        outcomes.inc({ kind: 'apq', result: 'too_large' });
+        return;
+      }
       if (createHash('sha256').update(p.query).digest('hex') !== hash) {
         outcomes.inc({ kind: 'apq', result: 'mismatch' });
         throw requestError(
@@ -194,11 +200,6 @@ export function createPersistedOperations(
           400,
           'extensions.persistedQuery.sha256Hash',
         );
-      }
-      if (Buffer.byteLength(p.query) > settings.maxDocumentBytes) {
-        // Still answered; the client keeps sending it in full.
-        outcomes.inc({ kind: 'apq', result: 'too_large' });
-        return;
       }
       pending.set(context, { hash, query: p.query });
     },
