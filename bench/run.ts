@@ -2,20 +2,25 @@
  * `npm run bench`: Postline's performance figures, measured the same way every time.
  *
  * Prepares the benchmark database, starts Postline as a production process (once per
- * response-cache mode), drives each scenario at each connection level from a separate load
- * process, measures the baselines in the same run, and writes BENCHMARKS.md and
- * bench/results/<timestamp>.json. Exits non-zero only when the harness itself fails,
- * never because of speed. See the "Benchmarks" section of README.md.
+ * response-cache mode, on the Node `--node` picks, compiled when the package has a build
+ * script), drives each scenario at each connection level from a separate load process,
+ * measures the baselines in the same run, and writes BENCHMARKS.md, bench/results/<timestamp>.json
+ * and SVG charts. `--compare <ref>` runs the before/after mode instead (bench/lib/compare.ts).
+ * Exits non-zero only when the harness itself fails, never because of speed. See the
+ * "Benchmarks" section of README.md.
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
+import { writeCharts } from './lib/charts.ts';
 import { cleanupAll, installSignalHandlers, onCleanup, wasInterrupted } from './lib/cleanup.ts';
+import { runCompare } from './lib/compare.ts';
 import { prepareDatabase } from './lib/database.ts';
 import {
   catalog,
   type DeepPageCursor,
+  deepestCreatedAt,
   deepPageCursors,
   login,
   mixedFixture,
@@ -23,7 +28,7 @@ import {
   type PostOrderField,
 } from './lib/fixtures.ts';
 import { LoadGenerator } from './lib/load-client.ts';
-import { machine } from './lib/machine.ts';
+import { loadAverage, machine } from './lib/machine.ts';
 import { measure, type RunRecord } from './lib/measure.ts';
 import { type CacheMode, type Options, parseOptions } from './lib/options.ts';
 import { statementsByPageSize } from './lib/probes.ts';
@@ -36,9 +41,16 @@ import {
   writeJson,
   writeMarkdown,
 } from './lib/report.ts';
-import { newJwtSecret, type RunningServer, startServer } from './lib/server.ts';
+import { describeLaunch, prepareLaunch, resolveNode } from './lib/runtime.ts';
+import {
+  newJwtSecret,
+  primeTypename,
+  type RunningServer,
+  startBareYoga,
+  startServer,
+} from './lib/server.ts';
 import { evaluateTargets } from './lib/targets.ts';
-import type { Workload } from './lib/types.ts';
+import type { SqlWorkload, Workload } from './lib/types.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const t0 = performance.now();
@@ -51,7 +63,7 @@ function describe(r: RunRecord): string {
   return (
     `  ${r.scenario.padEnd(9)} ${r.variant.padEnd(22)} cache ${r.cache.padEnd(3)} c=${String(r.connections).padEnd(3)}` +
     ` ${fmt(r.rps, 0).padStart(7)} req/s  p50 ${fmt(l.latency.p50, 2)}  p95 ${fmt(l.latency.p95, 2)}  p99 ${fmt(l.latency.p99, 2)} ms` +
-    `  errors ${fmt(r.errorRate * 100, 2)}%  SQL/req ${fmt(r.server?.sqlPerRequest, 2)}${extra}`
+    `  CPU ${fmt(r.cpu?.msPerRequest, 3)} ms/req  errors ${fmt(r.errorRate * 100, 2)}%  SQL/req ${fmt(r.server?.sqlPerRequest, 2)}${extra}`
   );
 }
 
@@ -75,8 +87,15 @@ function cacheEnv(options: Options, cache: CacheMode): Record<string, string> {
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
   installSignalHandlers();
+  if (options.compare) return runCompare(options, log);
   const started = performance.now();
   const date = new Date().toISOString();
+  const loadAtStart = loadAverage();
+
+  const node = await resolveNode(options.node, log);
+  if (node.note) log(`Note: ${node.note}`);
+  const launch = await prepareLaunch(root, { build: options.build, log });
+  log(`Servers run on Node ${node.version} (${node.source}); Postline ${describeLaunch(launch)}.`);
 
   const db = await prepareDatabase({ posts: options.posts, log });
   const pool = new pg.Pool({ connectionString: db.url, max: 2 });
@@ -86,7 +105,7 @@ async function main(): Promise<void> {
   const data = await catalog(pool);
 
   const start = (cache: CacheMode) =>
-    startServer({ databaseUrl: db.url, jwtSecret, env: cacheEnv(options, cache) });
+    startServer({ databaseUrl: db.url, jwtSecret, env: cacheEnv(options, cache), node, launch });
   // Quick and smoke runs start the first server while the cursors are built (it saves a
   // server start-up); full runs keep the OFFSET timings free of that noise.
   const firstMode = options.cacheModes[0] ?? 'off';
@@ -122,6 +141,7 @@ async function main(): Promise<void> {
     log(describe(r));
   };
 
+  const defaults = [options.durationS, options.warmupS] as const;
   const restores: (() => Promise<void>)[] = [];
   for (const [index, cache] of options.cacheModes.entries()) {
     const server: RunningServer = index === 0 && early ? await early : await start(cache);
@@ -132,25 +152,26 @@ async function main(): Promise<void> {
         list: RunRecord[],
         scenario: string,
         variant: string,
-        workload: Workload | { kind: 'sql-feed' },
+        workload: Workload | SqlWorkload,
         connections: number,
         durationS = options.durationS,
         warmupS = options.warmupS,
+        target: RunningServer = server,
       ) => {
-        const sql = workload.kind === 'sql-feed';
+        const sql = workload.kind.startsWith('sql-');
         record(
           list,
           await measure({
             load,
             request: {
-              target: sql ? db.url : server.baseUrl,
+              target: sql ? db.url : target.baseUrl,
               connections,
               warmupS,
               durationS,
               workload,
               sqlPoolSize: sqlPoolSize(server),
             },
-            server: sql ? null : server,
+            server: sql ? null : target,
             scenario,
             variant,
             cache: sql || workload.kind === 'typename' ? 'n/a' : cache,
@@ -160,10 +181,33 @@ async function main(): Promise<void> {
 
       if (index === 0) {
         if (options.baselines) {
+          const deepest = await deepestCreatedAt(pool, options.posts);
+          const bare = await startBareYoga(node);
+          log(`Bare Yoga started (pid ${bare.pid}) at ${bare.baseUrl}`);
           log('Baselines:');
-          for (const c of options.connections) {
-            await run(baselines, 'typename', '{ __typename }', { kind: 'typename' }, c);
-            await run(baselines, 'sql-feed', 'feed page SQL', { kind: 'sql-feed' }, c);
+          try {
+            // Neither { __typename } server is measured cold (see primeTypename).
+            await Promise.all([primeTypename(server.baseUrl), primeTypename(bare.baseUrl)]);
+            for (const c of options.connections) {
+              const typename: Workload = { kind: 'typename' };
+              await run(baselines, 'bare-yoga', '{ __typename }', typename, c, ...defaults, bare);
+              await run(baselines, 'typename', '{ __typename }', typename, c);
+              await run(baselines, 'sql-feed', 'feed page', { kind: 'sql-feed' }, c);
+              const sqlNode: SqlWorkload = {
+                kind: 'sql-node',
+                minId: data.minPostId,
+                maxId: data.maxPostId,
+              };
+              await run(baselines, 'sql-node', 'random post', sqlNode, c);
+              const sqlDeep: SqlWorkload = {
+                kind: 'sql-deep',
+                createdAt: deepest.createdAt,
+                id: deepest.id,
+              };
+              await run(baselines, 'sql-deep', `CREATED_AT @ ${deepest.depth}`, sqlDeep, c);
+            }
+          } finally {
+            await bare.stop();
           }
         }
         pageSizes = await statementsByPageSize(server.baseUrl, admin.token, [5, 20, 100]);
@@ -234,11 +278,19 @@ async function main(): Promise<void> {
   await load.stop();
 
   const { url: _url, ...database } = db;
-  const partial: Omit<Report, 'targets'> = {
+  const partial: Omit<Report, 'targets' | 'charts'> = {
     label: options.label,
+    preset: options.smoke ? 'smoke' : options.quick ? 'quick' : 'full',
     command: options.command,
     date,
-    machine: machine(),
+    machine: { ...machine(), load: { start: loadAtStart, end: loadAverage() } },
+    runtime: {
+      node: node.version,
+      nodeSource: node.source,
+      ...(node.note ? { note: node.note } : {}),
+      server: launch.compiled ? 'compiled' : 'tsx',
+      buildSeconds: launch.buildSeconds,
+    },
     database,
     settings: {
       connections: options.connections,
@@ -255,9 +307,11 @@ async function main(): Promise<void> {
     pageSizes,
     elapsedS: (performance.now() - started) / 1000,
   };
-  const report: Report = { ...partial, targets: evaluateTargets(partial) };
+  const charts = await writeCharts(root, partial);
+  const report: Report = { ...partial, charts, targets: evaluateTargets(partial) };
   const section = markdown(report);
   const json = await writeJson(path.join(root, 'bench/results'), report);
+  if (charts.length) log(`Charts: ${charts.join(', ')}`);
   process.stdout.write(`\n${section}\n\n`);
   if (options.writeMarkdown) {
     await writeMarkdown(path.join(root, 'BENCHMARKS.md'), options.label, section);

@@ -2,7 +2,10 @@
  * The Yoga app: schema, per-request context, and the plugin list in the order it runs.
  * Exported for tests, which call `app.yoga.fetch` so every plugin is exercised.
  */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { blockFieldSuggestionsPlugin } from '@escape.tech/graphql-armor-block-field-suggestions';
+import { useCSRFPrevention } from '@graphql-yoga/plugin-csrf-prevention';
+import { useDisableIntrospection } from '@graphql-yoga/plugin-disable-introspection';
 import { GraphQLError, getOperationAST } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import { authenticationPlugin, hasInvalidToken, viewerForRequest } from './auth/request-auth.ts';
@@ -14,10 +17,17 @@ import { depthLimitPlugin } from './depth-limit.ts';
 import { serviceUnavailable } from './errors.ts';
 import { graphiqlAssetsPlugin, renderOfflineGraphiQL } from './http/graphiql.ts';
 import { multipartSubscriptionsPlugin } from './http/multipart-subscriptions.ts';
-import { createMetrics, type Metrics } from './observability/metrics.ts';
+import type { RequestTiming } from './http-server.ts';
+import {
+  boundedOperation,
+  createMetrics,
+  type Metrics,
+  routeLabel,
+} from './observability/metrics.ts';
 import { createProfiling, type Profiling } from './observability/profile.ts';
 import { createPersistedOperations, type PersistedOperations } from './persisted/operations.ts';
 import { schema } from './schema/index.ts';
+import { requestBodyPlugin, securityHeadersPlugin } from './security/http.ts';
 
 /** Errors that mean the database is unreachable or the pool is exhausted. */
 export function isDatabaseUnavailable(err: unknown): boolean {
@@ -65,16 +75,39 @@ export function createApp(services: Services): App {
   services.cache = cache;
   const persisted = createPersistedOperations(config.persisted, schema, metrics.registry, logger);
 
+  /** Whether this request may read /metrics on the API port (see README, "Security"). */
+  const metricsAllowed = (request: Request): boolean => {
+    if (config.metrics.port !== null) return false; // served on its own port only
+    if (config.metrics.token === undefined) return !config.production;
+    const given = Buffer.from(
+      /^Bearer\s+(\S+)$/i.exec(request.headers.get('authorization') ?? '')?.[1] ?? '',
+    );
+    const expected = Buffer.from(config.metrics.token);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+
   /** /ready, /metrics: answered before GraphQL handling. */
   const operationalEndpoints: Plugin = {
-    async onRequest({ url, endResponse, fetchAPI }) {
+    async onRequest({ url, request, endResponse, fetchAPI }) {
       if (url.pathname === '/metrics') {
-        const body = await metrics.registry.metrics();
-        endResponse(
-          new fetchAPI.Response(body, {
-            headers: { 'content-type': metrics.registry.contentType },
-          }),
-        );
+        if (!metricsAllowed(request)) {
+          endResponse(
+            fetchAPI.Response.json(
+              {
+                errors: [
+                  {
+                    message:
+                      'Metrics need `Authorization: Bearer <METRICS_TOKEN>` (or are served on METRICS_PORT)',
+                    extensions: { code: 'FORBIDDEN' },
+                  },
+                ],
+              },
+              { status: 403 },
+            ),
+          );
+          return;
+        }
+        endResponse(await metricsResponse(metrics, fetchAPI.Response));
       } else if (url.pathname === '/ready') {
         let body: Record<string, unknown>;
         try {
@@ -83,11 +116,8 @@ export function createApp(services: Services): App {
             ? { status: 'ready' }
             : { status: 'unavailable', reason: 'migrations pending', pending: status.pending };
         } catch (err) {
-          body = {
-            status: 'unavailable',
-            reason: 'database unreachable',
-            error: (err as Error).message,
-          };
+          logger.warn({ err }, 'readiness check: database unreachable');
+          body = { status: 'unavailable', reason: 'database unreachable' };
         }
         endResponse(fetchAPI.Response.json(body, { status: body.status === 'ready' ? 200 : 503 }));
       }
@@ -98,17 +128,38 @@ export function createApp(services: Services): App {
   const requestTiming: Plugin = {
     onRequest({ request, serverContext }) {
       const ctx = serverContext as ServerContext;
-      ctx.requestId = request.headers.get('x-request-id')?.slice(0, 100) || randomUUID();
-      (ctx as { started?: number }).started = performance.now();
+      const given = request.headers.get('x-request-id');
+      ctx.requestId = given && /^[\w.:-]{1,100}$/.test(given) ? given : randomUUID();
     },
     onResponse({ request, response, serverContext }) {
-      const ctx = serverContext as ServerContext & { started?: number };
+      const ctx = serverContext as ServerContext & Partial<RequestTiming>;
       if (ctx.requestId) response.headers.set('x-request-id', ctx.requestId);
-      const url = new URL(request.url);
+      // Measured from the moment the HTTP server received the request (src/http-server.ts);
+      // requests handed to `yoga.fetch` directly (tests) carry no arrival time.
+      if (ctx.receivedAt === undefined) return;
       metrics.httpDuration.observe(
-        { method: request.method, route: url.pathname, status: String(response.status) },
-        (performance.now() - (ctx.started ?? performance.now())) / 1000,
+        {
+          method: METHODS.has(request.method) ? request.method : 'OTHER',
+          route: routeLabel(request.url),
+          status: String(response.status),
+        },
+        (performance.now() - ctx.receivedAt) / 1000,
       );
+    },
+  };
+
+  /**
+   * Yoga attaches the JSON parser's own error (`extensions.originalError`) to "POST body sent
+   * invalid JSON" outside error masking; production responses leave it out.
+   */
+  const hideParserErrors: Plugin = {
+    onResultProcess({ result }) {
+      const errors = (result as { errors?: readonly GraphQLError[] } | null)?.errors;
+      if (!errors?.some((e) => e.extensions?.originalError)) return;
+      for (const e of errors) {
+        if (e.extensions?.originalError)
+          delete (e.extensions as Record<string, unknown>).originalError;
+      }
     },
   };
 
@@ -120,8 +171,9 @@ export function createApp(services: Services): App {
       setExecuteFn((execArgs) => runWithQueryLog(log, () => executeFn(execArgs)));
       const started = performance.now();
       // The document's operation name: clients often send a named query without `operationName`.
-      const operation =
-        getOperationAST(args.document, args.operationName)?.name?.value ?? 'anonymous';
+      const operation = boundedOperation(
+        getOperationAST(args.document, args.operationName)?.name?.value,
+      );
       return {
         onExecuteDone({ result }) {
           const errors = 'errors' in result && result.errors?.length;
@@ -144,6 +196,27 @@ export function createApp(services: Services): App {
     renderGraphiQL: renderOfflineGraphiQL,
     logging: false,
     healthCheckEndpoint: '/health',
+    // No CORS headers unless CORS_ORIGINS lists the origins that may call with credentials;
+    // never the caller's own Origin reflected back.
+    cors: config.corsOrigins.length
+      ? {
+          origin: config.corsOrigins,
+          credentials: !config.corsOrigins.includes('*'),
+          methods: ['GET', 'POST', 'OPTIONS'],
+          allowedHeaders: [
+            'authorization',
+            'content-type',
+            'x-request-id',
+            'x-graphql-yoga-csrf',
+            'apollo-require-preflight',
+            'x-apollo-operation-name',
+          ],
+          maxAge: 600,
+        }
+      : false,
+    // Bodies are limited while they stream by requestBodyPlugin, per kind of request; Yoga's
+    // own limiter stays as a looser backstop (it must not fire first: its error is untyped).
+    maxRequestBodySize: 2 * Math.max(config.limits.bodyBytes, config.limits.multipartBytes),
     maskedErrors: {
       maskError(error, message) {
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
@@ -193,17 +266,32 @@ export function createApp(services: Services): App {
         loaders: new Map(),
       };
     },
-    // Order matters: operational endpoints answer first; timing wraps everything;
-    // SQL attribution wraps execution.
+    // Order matters. Yoga's own health check, CORS and GraphiQL run before these.
     plugins: [
-      operationalEndpoints,
-      // GraphiQL's script, styles and workers (only when GraphiQL is on).
-      ...(config.graphiql ? [graphiqlAssetsPlugin()] : []),
+      // First: every response gets the request id and the security headers, and is timed.
       requestTiming,
+      securityHeadersPlugin({ hstsMaxAgeS: config.hstsMaxAgeS }),
+      operationalEndpoints,
+      // GraphiQL's script, styles and workers (only when GraphiQL is on): static files, answered
+      // before the GraphQL checks below.
+      ...(config.graphiql ? [graphiqlAssetsPlugin()] : []),
+      ...(config.production ? [hideParserErrors] : []),
       // Apollo Client's multipart subscriptions, beside Yoga's SSE (only picks the response format).
       multipartSubscriptionsPlugin(),
-      // Verifies the bearer token before anything can answer from the cache.
+      // Verifies the bearer token before anything can answer from the cache or read a body.
       authenticationPlugin(tokens),
+      // Body size limits, and uploads refused before their body is read unless the verified
+      // caller may upload; needs the verdict of the authentication plugin.
+      requestBodyPlugin({
+        jsonBytes: config.limits.bodyBytes,
+        multipartBytes: config.limits.multipartBytes,
+      }),
+      // Form, multipart and header-less GET requests need a header a browser cannot send
+      // cross-site without a CORS preflight.
+      useCSRFPrevention({ requestHeaders: CSRF_HEADERS }),
+      // Production defaults: no schema discovery by strangers.
+      ...(config.introspection ? [] : [useDisableIntrospection()]),
+      ...(config.suggestions ? [] : [blockFieldSuggestionsPlugin()]),
       // Persisted operations turn an id into the query text, so they run before the response
       // cache keys on it: a hash-only request is cached and authorized like the full query.
       ...persisted.plugins,
@@ -221,6 +309,25 @@ export function createApp(services: Services): App {
   });
 
   return { yoga, metrics, profiling, services, cache, persisted };
+}
+
+const METHODS = new Set(['GET', 'POST', 'OPTIONS', 'HEAD']);
+
+/** Headers that prove a request was preflighted (Yoga's, Apollo Client's and Apollo Server's). */
+export const CSRF_HEADERS = [
+  'x-graphql-yoga-csrf',
+  'apollo-require-preflight',
+  'x-apollo-operation-name',
+];
+
+/** The Prometheus text of `metrics`, for /metrics here and on METRICS_PORT. */
+export async function metricsResponse(
+  metrics: Metrics,
+  ResponseCtor: typeof Response,
+): Promise<Response> {
+  return new ResponseCtor(await metrics.registry.metrics(), {
+    headers: { 'content-type': metrics.registry.contentType },
+  });
 }
 
 const DEFAULT_QUERY = `# Postline's GraphiQL: served by this server, works offline.

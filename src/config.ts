@@ -5,13 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
-const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+const int = <D extends number | null>(def: D, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .optional()
     .transform((raw, ctx) => {
       const v = raw?.trim();
-      if (v === undefined || v === '') return def;
+      if (v === undefined || v === '') return def as number | D;
       if (!/^-?\d+$/.test(v)) {
         ctx.addIssue({ code: 'custom', message: `must be a whole number, got "${v}"` });
         return z.NEVER;
@@ -24,15 +24,15 @@ const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
       return n;
     });
 
-const bool = <D extends boolean | undefined = boolean>(def: D) =>
+const bool = <D extends boolean | null>(def: D) =>
   z
     .string()
     .optional()
-    .transform((raw, ctx): boolean | D => {
+    .transform((raw, ctx) => {
       const v = raw?.trim().toLowerCase();
-      if (v === undefined || v === '') return def;
-      if (['true', '1', 'yes'].includes(v)) return true;
-      if (['false', '0', 'no'].includes(v)) return false;
+      if (v === undefined || v === '') return def as boolean | D;
+      if (['true', '1', 'yes'].includes(v)) return true as boolean | D;
+      if (['false', '0', 'no'].includes(v)) return false as boolean | D;
       ctx.addIssue({ code: 'custom', message: `must be true or false, got "${v}"` });
       return z.NEVER;
     });
@@ -79,6 +79,16 @@ const envSchema = z.object({
   JWT_TTL_S: int(12 * 3600, 60),
 
   GRAPHIQL: bool(true),
+  INTROSPECTION: bool(null),
+  GRAPHQL_SUGGESTIONS: bool(null),
+  CORS_ORIGINS: z.string().default(''),
+  HSTS_MAX_AGE_S: int(null, 0, 63_072_000),
+  MAX_REQUEST_BODY_BYTES: int(1024 * 1024, 1024, 100 * 1024 * 1024),
+  METRICS_TOKEN: optionalString.refine(
+    (v) => v === undefined || v.length >= 16,
+    'must be at least 16 characters',
+  ),
+  METRICS_PORT: int(0, 0, 65_535),
 
   REDIS_URL: url(['redis', 'rediss']),
   RESPONSE_CACHE: z.enum(['off', 'memory', 'redis']).optional(),
@@ -97,7 +107,7 @@ const envSchema = z.object({
   APQ_TTL_S: int(7 * 86_400, 1, 365 * 86_400),
   APQ_REDIS_PREFIX: z.string().trim().min(1).max(100).default('postline:apq:'),
   TRUSTED_DOCUMENTS: optionalString,
-  TRUSTED_DOCUMENTS_ONLY: bool(undefined),
+  TRUSTED_DOCUMENTS_ONLY: bool(null),
   MAX_QUERY_DEPTH: int(12, 2, 100),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
 
@@ -138,6 +148,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   }
   const e = parsed.data;
   const production = e.NODE_ENV === 'production';
+  const corsOrigins = e.CORS_ORIGINS.split(',')
+    .map((o) => o.trim().replace(/\/+$/, ''))
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError(
+        `Invalid configuration:\n  CORS_ORIGINS: "${origin}" is not an origin such as https://app.example.com`,
+      );
+    }
+  }
   if (e.RESPONSE_CACHE === 'redis' && !e.REDIS_URL) {
     throw new ConfigError('Invalid configuration:\n  RESPONSE_CACHE: "redis" needs REDIS_URL');
   }
@@ -188,6 +208,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     jwtSecret: e.JWT_SECRET ?? randomBytes(32).toString('hex'),
     jwtTtlS: e.JWT_TTL_S,
     graphiql: e.GRAPHIQL && !production,
+    /** Schema introspection; off in production unless INTROSPECTION=true. */
+    introspection: e.INTROSPECTION ?? !production,
+    /** "Did you mean ...?" in validation errors; off in production unless enabled. */
+    suggestions: e.GRAPHQL_SUGGESTIONS ?? !production,
+    /** Origins allowed to call with credentials (CORS); empty: no CORS headers at all. */
+    corsOrigins,
+    /** Strict-Transport-Security max-age (0: not sent); sent in production by default. */
+    hstsMaxAgeS: e.HSTS_MAX_AGE_S ?? (production ? 15_552_000 : 0),
+    limits: {
+      /** Largest non-multipart request body. */
+      bodyBytes: e.MAX_REQUEST_BODY_BYTES,
+      /** Largest multipart body: one upload plus room for the operation and map parts. */
+      multipartBytes: e.UPLOAD_MAX_BYTES + 64 * 1024,
+    },
+    /** /metrics: on METRICS_PORT only when set; else on the API port, behind METRICS_TOKEN in production. */
+    metrics: { token: e.METRICS_TOKEN, port: e.METRICS_PORT || null },
     redisUrl: e.REDIS_URL,
     /** Response cache (src/cache/); see README.md, "Response cache". */
     cache: {

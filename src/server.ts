@@ -1,6 +1,5 @@
 /** Process entry: config, database, migrations, demo data, HTTP server, graceful shutdown. */
-import { createServer } from 'node:http';
-import { createApp } from './app.ts';
+import { createApp, metricsResponse } from './app.ts';
 import { TokenService } from './auth/tokens.ts';
 import { ConfigError, loadConfigOrExit } from './config.ts';
 import { locateDatabase } from './db/database.ts';
@@ -8,6 +7,7 @@ import { applyMigrations } from './db/migrations.ts';
 import { connectionDemands, createPool, verifyConnectionBudget } from './db/pool.ts';
 import { createPrisma } from './db/prisma.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedIfEmpty } from './db/seed.ts';
+import { createHttpServer, nodeHandler } from './http-server.ts';
 import { installWorkerSchema, startJobRunner } from './jobs/runner.ts';
 import { createLogger } from './observability/logger.ts';
 import { setCursorSecret } from './schema/connection.ts';
@@ -57,14 +57,27 @@ async function main() {
     config.jobs.mode === 'inline'
       ? await startJobRunner(app.services, { databaseUrl: db.url })
       : null;
-  const server = createServer((req, res) => {
-    // HTTP/1.0 clients may omit Host; the fetch adapter needs it to build the request URL
-    // (without it the adapter answers 500 with a stack trace).
-    req.headers.host ??= 'localhost';
-    return app.yoga(req, res);
-  });
-  server.keepAliveTimeout = 65_000;
+  const server = createHttpServer(nodeHandler(app));
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  // /metrics on a port of its own (METRICS_PORT), e.g. reachable from the monitoring network only.
+  const metricsServer = config.metrics.port
+    ? createHttpServer(async (req, res) => {
+        const response =
+          req.url === '/metrics'
+            ? await metricsResponse(app.metrics, Response)
+            : new Response('Not found', { status: 404 });
+        res.writeHead(response.status, Object.fromEntries(response.headers));
+        res.end(await response.text());
+      })
+    : null;
+  if (metricsServer) {
+    await new Promise<void>((resolve) =>
+      metricsServer.listen(config.metrics.port as number, config.host, resolve),
+    );
+    logger.info({ port: config.metrics.port }, 'metrics served on their own port');
+  } else if (config.production && !config.metrics.token) {
+    logger.warn('/metrics is refused: set METRICS_TOKEN (or METRICS_PORT) for Prometheus');
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const url = `http://localhost:${port}/graphql`;
@@ -87,6 +100,7 @@ async function main() {
     }, config.shutdownTimeoutMs);
     force.unref();
     server.closeIdleConnections();
+    metricsServer?.close();
     await new Promise<void>((resolve) => server.close(() => resolve()));
     // Stop taking jobs; running ones get the rest of the shutdown timeout to finish.
     await jobs?.stop(config.shutdownTimeoutMs);

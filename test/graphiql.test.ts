@@ -4,10 +4,10 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestApp, useTestApp } from './harness.ts';
-import { listen } from './http.ts';
+import { serve } from './http.ts';
 
 const t = await useTestApp();
-const http = await listen(t.app);
+const http = await serve(t.app);
 afterAll(() => http.close());
 
 const CDN = /unpkg\.com|jsdelivr\.net|esm\.sh|cdnjs|googleapis|gstatic|skypack/;
@@ -68,7 +68,7 @@ describe('GraphiQL offline', () => {
   it('answers 404 for other paths under /graphiql/, and is off in production', async () => {
     expect((await fetch(`${http.origin}/graphiql/nothing.js`)).status).toBe(404);
     const prod = await createTestApp({ NODE_ENV: 'production' }, { url: t.url });
-    const server = await listen(prod.app);
+    const server = await serve(prod.app);
     try {
       const res = await fetch(server.url, { headers: { accept: 'text/html' } });
       expect(res.headers.get('content-type') ?? '').not.toMatch(/text\/html/);

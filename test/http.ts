@@ -1,29 +1,50 @@
 /**
- * Real HTTP for client-library tests: a Node server in front of a test app (the same handler
- * `npm start` uses), a fetch that records what a client sent, and a Redis probe.
+ * Real HTTP for tests, through Postline's own node:http front (src/http-server.ts): a server in
+ * front of a test app, a fetch that records what a client library sent, and a Redis probe.
  */
-import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
+import { afterAll } from 'vitest';
 import type { App } from '../src/app.ts';
+import { createHttpServer, nodeHandler } from '../src/http-server.ts';
+import type { TestApp } from './harness.ts';
 
 export interface Listening {
-  /** e.g. http://127.0.0.1:40123/graphql */
-  url: string;
+  /** `http://127.0.0.1:<port>` */
   origin: string;
-  server: Server;
+  port: number;
   close(): Promise<void>;
 }
 
-export async function listen(app: App): Promise<Listening> {
-  const server = createServer((req, res) => app.yoga(req, res));
+export async function listen(t: TestApp): Promise<Listening> {
+  const server = createHttpServer(nodeHandler(t.app));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
+  afterAll(close);
+  return { origin: `http://127.0.0.1:${port}`, port, close };
+}
+
+export interface Served {
+  /** e.g. http://127.0.0.1:40123/graphql */
+  url: string;
+  origin: string;
+  close(): Promise<void>;
+}
+
+/** Like `listen`, for an app a test creates itself (the test closes it, in any order). */
+export async function serve(app: App): Promise<Served> {
+  const server = createHttpServer(nodeHandler(app));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   const origin = `http://127.0.0.1:${port}`;
   return {
     url: `${origin}/graphql`,
     origin,
-    server,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -81,7 +81,7 @@ describe('separate worker processes', () => {
   it('SIGKILL mid-job: a new worker finishes the job and every post exists once', async () => {
     const id = await startGeneration(10_000, 250);
     const first = await startWorker();
-    const running = await waitForJob(t, id, ['RUNNING'], 30_000);
+    const running = await waitForJob(t, id, ['RUNNING'], 120_000);
     expect(running.attempts).toBe(1);
     // Wait until some batches are committed, then kill without any chance to clean up.
     const deadline = Date.now() + 30_000;
@@ -114,7 +114,7 @@ describe('separate worker processes', () => {
         )[0].n === 0,
       { timeoutMs: 30_000, intervalMs: 100, what: "the queue's copy of the job completed" },
     );
-  });
+  }, 240_000);
 
   it('SIGTERM: the worker finishes its running job, then exits 0', async () => {
     // Only this test's worker may take the job.
@@ -127,7 +127,7 @@ describe('separate worker processes', () => {
     );
     const worker = await startWorker();
     const id = await startGeneration(2000, 200);
-    await waitForJob(t, id, ['RUNNING'], 30_000);
+    await waitForJob(t, id, ['RUNNING'], 120_000);
     const exited = new Promise<number | null>((resolve) =>
       worker.once('exit', (code) => resolve(code)),
     );
@@ -138,5 +138,5 @@ describe('separate worker processes', () => {
     ]);
     expect(row.status).toBe('SUCCEEDED');
     expect(await generatedBy(id)).toEqual({ n: 2000, k: 2000 });
-  });
+  }, 240_000);
 });

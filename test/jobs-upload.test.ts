@@ -35,7 +35,12 @@ async function upload(bytes: Buffer, name: string, vars: Record<string, string>,
   form.set('0', new File([new Uint8Array(bytes)], name, { type: 'application/octet-stream' }));
   const res = await t.app.yoga.fetch('http://postline.test/graphql', {
     method: 'POST',
-    headers: { authorization: `Bearer ${await t.tokenFor(as)}` },
+    // Multipart needs a header a browser cannot send cross-site without a preflight (CSRF
+    // prevention), as apollo-upload-client sends it.
+    headers: {
+      authorization: `Bearer ${await t.tokenFor(as)}`,
+      'apollo-require-preflight': 'true',
+    },
     body: form,
   });
   return (await res.json()) as {

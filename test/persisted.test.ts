@@ -22,10 +22,10 @@ import { cloneTemplate, createTestApp, type TestApp, useTestApp } from './harnes
 import {
   type Exchange,
   type JsonBody,
-  listen,
   recordingFetch,
   redisAnswers,
   redisUrl,
+  serve,
 } from './http.ts';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -82,7 +82,8 @@ function urqlClient(url: string, log: Exchange[], token: string, get: boolean): 
   return new Client({
     url,
     fetch: recordingFetch(log),
-    fetchOptions: { headers: { authorization: `Bearer ${token}` } },
+    // GETs carry a CSRF-prevention header (urql sends no content-type on GET).
+    fetchOptions: { headers: { authorization: `Bearer ${token}`, 'x-graphql-yoga-csrf': '1' } },
     exchanges: [
       persistedExchange({
         preferGetForPersistedQueries: get,
@@ -117,7 +118,7 @@ const summary = (log: Exchange[]) =>
   log.map((e) => `${e.method} ${e.sentQuery ? 'query+' : ''}${e.sentHash ? 'hash' : ''}`);
 
 const t = await useTestApp({ RESPONSE_CACHE: 'memory' });
-const http = await listen(t.app);
+const http = await serve(t.app);
 afterAll(() => http.close());
 const adminToken = await t.tokenFor(ADMIN);
 const client1Token = await t.tokenFor(CLIENT1);
@@ -126,7 +127,7 @@ const fullFeed = (await t.gql(FEED_TEXT, {}, { as: ADMIN })).data;
 describe('automatic persisted queries with Apollo Client', () => {
   it('GET: hash miss, then the full query registers it, then other clients hit with the hash alone', async () => {
     const app = await createTestApp({ RESPONSE_CACHE: 'off' }, { url: t.url });
-    const server = await listen(app.app);
+    const server = await serve(app.app);
     try {
       const first: Exchange[] = [];
       const a = await apolloClient(server.url, first, { token: adminToken, get: true }).query({
@@ -151,7 +152,7 @@ describe('automatic persisted queries with Apollo Client', () => {
 
   it('POST: hash miss, register, hash hit', async () => {
     const app = await createTestApp({}, { url: t.url });
-    const server = await listen(app.app);
+    const server = await serve(app.app);
     try {
       const first: Exchange[] = [];
       await apolloClient(server.url, first, { token: adminToken }).query({ query: FEED });
@@ -170,7 +171,7 @@ describe('automatic persisted queries with Apollo Client', () => {
 
   it('with APQ off the server says PersistedQueryNotSupported and Apollo stops sending hashes', async () => {
     const app = await createTestApp({ APQ: 'false' }, { url: t.url });
-    const server = await listen(app.app);
+    const server = await serve(app.app);
     try {
       const log: Exchange[] = [];
       const client = apolloClient(server.url, log, { token: adminToken });
@@ -189,7 +190,7 @@ describe('automatic persisted queries with urql', () => {
   for (const get of [true, false]) {
     it(`${get ? 'GET' : 'POST'}: hash miss, register, hash hit`, async () => {
       const app = await createTestApp({}, { url: t.url });
-      const server = await listen(app.app);
+      const server = await serve(app.app);
       try {
         const query = `query UrqlFeed${get ? 'Get' : 'Post'} { posts(first: 2) { edges { node { id title } } } }`;
         const first: Exchange[] = [];
@@ -283,7 +284,7 @@ describe('registration rules', () => {
 
   it('keeps only documents that validate, and none above APQ_MAX_DOCUMENT_BYTES', async () => {
     const app = await createTestApp({ APQ_MAX_DOCUMENT_BYTES: '300' }, { url: t.url });
-    const server = await listen(app.app);
+    const server = await serve(app.app);
     try {
       const invalid = '{ posts(first: 1) { edges { node { noSuchField } } } }';
       expect((await register(server.url, invalid)).body.errors[0].extensions.code).toBe(
@@ -310,7 +311,7 @@ describe('registration rules', () => {
 
   it('the in-memory store keeps at most APQ_MAX_ENTRIES, dropping the least recently used', async () => {
     const app = await createTestApp({ APQ_MAX_ENTRIES: '2' }, { url: t.url });
-    const server = await listen(app.app);
+    const server = await serve(app.app);
     try {
       const docs = ['{ viewer { id } }', '{ viewer { name } }', '{ viewer { role } }'];
       await register(server.url, docs[0]!);
@@ -340,8 +341,8 @@ describe.skipIf(!redisUp)('Redis store', () => {
     const url = await cloneTemplate('apq');
     const a = await createTestApp(env, { url });
     const b = await createTestApp(env, { url });
-    const sa = await listen(a.app);
-    const sb = await listen(b.app);
+    const sa = await serve(a.app);
+    const sb = await serve(b.app);
     try {
       expect(a.app.persisted.store?.kind).toBe('redis');
       const onA: Exchange[] = [];
@@ -407,14 +408,14 @@ describe('trusted documents', () => {
   writeFileSync(relay, JSON.stringify({ [md5(VIEWER)]: VIEWER }));
 
   let app: TestApp;
-  let server: Awaited<ReturnType<typeof listen>>;
+  let server: Awaited<ReturnType<typeof serve>>;
 
   it('in production, runs the manifest operations by id and refuses anything else', async () => {
     app = await createTestApp(
       { NODE_ENV: 'production', TRUSTED_DOCUMENTS: `${codegen},${relay}` },
       { url: t.url },
     );
-    server = await listen(app.app);
+    server = await serve(app.app);
     expect(app.app.persisted.trustedCount).toBe(2);
 
     const log: Exchange[] = [];
@@ -451,7 +452,11 @@ describe('trusted documents', () => {
     });
     expect(((await post.json()) as JsonBody).data.viewer.name).toEqual(expect.any(String));
     const get = await fetch(`${server.url}?documentId=${md5(VIEWER)}`, {
-      headers: { accept: 'application/json', authorization: `Bearer ${adminToken}` },
+      headers: {
+        accept: 'application/json',
+        authorization: `Bearer ${adminToken}`,
+        'x-graphql-yoga-csrf': '1',
+      },
     });
     expect(((await get.json()) as JsonBody).data.viewer.name).toEqual(expect.any(String));
     await server.close();

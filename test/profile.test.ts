@@ -127,19 +127,20 @@ describe('slow query log', () => {
         { s: 'needle-4711' },
         { as: ADMIN },
       );
-      // Commit only once the list's statement is queued behind the lock, and has waited
-      // longer than SLOW_QUERY_MS (a fixed sleep raced the request on a busy machine).
-      const waitingSince = await eventually(
+      // Commit only once the list's statement is seen queued behind the lock, and then only
+      // after longer than SLOW_QUERY_MS (a fixed sleep from the request's start raced it on a
+      // busy machine: the statement might not have reached the lock yet).
+      await eventually(
         async () => {
           const { rows } = await locker.query(
-            `SELECT query_start FROM pg_stat_activity
+            `SELECT 1 FROM pg_stat_activity
               WHERE datname = current_database() AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
           );
-          return rows[0]?.query_start as Date | undefined;
+          return rows.length > 0;
         },
         { what: 'the list statement waiting for the lock' },
       );
-      await sleep(Math.max(0, 300 - (Date.now() - waitingSince.getTime())));
+      await sleep(300);
       await locker.query('COMMIT');
       const res = await pending;
       expect(res.errors).toBeUndefined();

@@ -13,12 +13,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startJobRunner } from '../src/jobs/runner.ts';
 import { ADMIN, CLIENT1 } from './fixtures.ts';
 import { gid, useTestApp } from './harness.ts';
-import { listen } from './http.ts';
+import { serve } from './http.ts';
 import { FAST_JOBS_ENV } from './jobs-helpers.ts';
 import { eventually } from './wait.ts';
 
 const t = await useTestApp(FAST_JOBS_ENV);
-const http = await listen(t.app);
+const http = await serve(t.app);
 afterAll(() => http.close());
 
 const SUBSCRIPTION =

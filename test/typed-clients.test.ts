@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestApp } from './harness.ts';
-import { listen } from './http.ts';
+import { serve } from './http.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const example = path.join(root, 'examples/typed-clients');
@@ -70,7 +70,7 @@ describe('typed clients example', { timeout: 180_000 }, () => {
 
   it('runs both clients against a server that accepts only the manifest', async () => {
     const t = await createTestApp({ NODE_ENV: 'production', TRUSTED_DOCUMENTS: manifest });
-    const server = await listen(t.app);
+    const server = await serve(t.app);
     cleanup.push(
       () => t.close(),
       () => server.close(),

@@ -37,10 +37,12 @@ const sessions = new Map<string, MixedUser>();
 
 /**
  * Signs in as a demo user, once per run: every server of a run shares its JWT secret, so a
- * token stays valid across them.
+ * token stays valid across them. `perServer` signs in once per server instead (`--compare`
+ * runs two versions, whose tokens need not be the same).
  */
-export async function login(baseUrl: string, email: string): Promise<MixedUser> {
-  const known = sessions.get(email);
+export async function login(baseUrl: string, email: string, perServer = false): Promise<MixedUser> {
+  const key = perServer ? `${baseUrl} ${email}` : email;
+  const known = sessions.get(key);
   if (known) return known;
   const res = await fetch(`${baseUrl}/graphql`, {
     method: 'POST',
@@ -55,7 +57,7 @@ export async function login(baseUrl: string, email: string): Promise<MixedUser> 
   if (!payload)
     throw new Error(`login as ${email} failed: ${body.errors?.[0]?.message ?? res.status}`);
   const user = { email, role: payload.viewer.role, token: payload.token };
-  sessions.set(email, user);
+  sessions.set(key, user);
   return user;
 }
 
@@ -64,6 +66,8 @@ export interface DeepPageCursor {
   nominal: number;
   depth: number;
   cursor: string;
+  /** The sort key and id of the row the cursor points after (the raw SQL baseline's keyset). */
+  key: { v: string | null; id: number };
   /** p50 of the same page by OFFSET, run directly in SQL, in ms. */
   offsetP50Ms: number;
   offsetRuns: number;
@@ -94,6 +98,7 @@ export async function deepPageCursors(
       // row at `depth`, whose key and id make the cursor the API would hand out after it.
       const times: number[] = [];
       let cursor = '';
+      let key = { v: null as string | null, id: 0 };
       for (let i = 0; i < Math.max(1, opts.offsetRuns); i++) {
         const t = performance.now();
         const { rows } = await pool.query<{ id: number; k: Date | string | null }>(
@@ -108,18 +113,39 @@ export async function deepPageCursors(
         if (!row) throw new Error(`no post at depth ${depth} by ${field}`);
         const v = row.k instanceof Date ? row.k.toISOString() : row.k;
         cursor = encodeCursor({ b: `posts||${field}|DESC`, v, i: row.id });
+        key = { v, id: row.id };
       }
       out.push({
         field,
         nominal,
         depth,
         cursor,
+        key,
         offsetP50Ms: median(times),
         offsetRuns: times.length,
       });
     }
   }
   return out;
+}
+
+/**
+ * The `created_at` and id of the row at the deepest deep-page depth, newest first: where the
+ * raw SQL deep-page baseline starts its keyset page.
+ */
+export async function deepestCreatedAt(
+  pool: pg.Pool,
+  posts: number,
+): Promise<{ createdAt: string; id: number; depth: number }> {
+  const deepest = depthsFor(posts)[NOMINAL_DEPTHS.length - 1];
+  const depth = deepest?.depth ?? 1;
+  const { rows } = await pool.query<{ id: number; created_at: Date }>(
+    'SELECT id, created_at FROM posts ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1',
+    [depth - 1],
+  );
+  const row = rows[0];
+  if (!row) throw new Error(`no post at depth ${depth}`);
+  return { createdAt: row.created_at.toISOString(), id: row.id, depth };
 }
 
 export interface Catalog {

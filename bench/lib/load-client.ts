@@ -4,6 +4,13 @@ import { fileURLToPath } from 'node:url';
 import { onCleanup } from './cleanup.ts';
 import type { LoadRequest, LoadResult, ParentMessage, WorkerMessage } from './types.ts';
 
+export interface WindowHooks {
+  /** The warm-up is over: measuring starts now. */
+  onWarm?(): void;
+  /** The measured window is over (requests still in flight are not counted). */
+  onEnd?(): void;
+}
+
 const workerPath = fileURLToPath(new URL('./load-worker.ts', import.meta.url));
 
 export class LoadGenerator {
@@ -11,7 +18,7 @@ export class LoadGenerator {
   private nextId = 1;
   private pending = new Map<
     number,
-    { resolve(r: LoadResult): void; reject(e: Error): void; onWarm(): void }
+    { resolve(r: LoadResult): void; reject(e: Error): void; hooks: WindowHooks }
   >();
   readonly stop: () => Promise<void>;
 
@@ -23,7 +30,8 @@ export class LoadGenerator {
     this.child.on('message', (message: WorkerMessage) => {
       const waiter = this.pending.get(message.id);
       if (!waiter) return;
-      if (message.type === 'warm') return waiter.onWarm();
+      if (message.type === 'warm') return waiter.hooks.onWarm?.();
+      if (message.type === 'end') return waiter.hooks.onEnd?.();
       this.pending.delete(message.id);
       if (message.type === 'result') waiter.resolve(message.result);
       else waiter.reject(new Error(`load worker: ${message.message}`));
@@ -45,11 +53,11 @@ export class LoadGenerator {
     });
   }
 
-  /** Runs `request`; `onWarm` is called when the warm-up ends and measuring starts. */
-  run(request: LoadRequest, onWarm: () => void = () => {}): Promise<LoadResult> {
+  /** Runs `request`; `hooks` hear when the measured window begins and ends. */
+  run(request: LoadRequest, hooks: WindowHooks = {}): Promise<LoadResult> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onWarm });
+      this.pending.set(id, { resolve, reject, hooks });
       this.child.send({ type: 'run', id, request } satisfies ParentMessage);
     });
   }

@@ -4,16 +4,24 @@
  * IPC and answers with plain figures.
  *
  * - GraphQL workloads: autocannon over loopback, variables drawn per request.
- * - `sql-feed`: the feed page's SQL through `pg`, N concurrent loops (the database baseline).
+ * - `sql-feed`, `sql-node`, `sql-deep`: the feed page, the node lookup and the deep page as
+ *   one SQL statement each through `pg`, N concurrent loops (the database baselines). The CPU
+ *   time this process spends on them is reported: the `pg` client's cost per query.
  *
  * Each run warms up and measures under the same load, without a pause: responses before the
  * warm-up ends are not counted, and the parent is told when measuring starts.
  */
 import { createRequire } from 'node:module';
 import pg from 'pg';
-import { FEED_SQL, PLATFORMS, pick, STATUSES } from './queries.ts';
+import { DEEP_SQL, FEED_SQL, NODE_SQL, PLATFORMS, pick, STATUSES } from './queries.ts';
 import { summarize } from './stats.ts';
-import type { LoadRequest, LoadResult, ParentMessage, WorkerMessage } from './types.ts';
+import type {
+  LoadRequest,
+  LoadResult,
+  ParentMessage,
+  SqlWorkload,
+  WorkerMessage,
+} from './types.ts';
 import { buildRequests, type CannonRequest, type Counters } from './workloads.ts';
 
 interface CannonOptions {
@@ -67,6 +75,7 @@ function window(id: number, req: LoadRequest, hooks: { onBegin?: () => void; onE
     setTimeout(() => {
       state.ended = true;
       state.endedAt = performance.now();
+      send({ type: 'end', id });
       hooks.onEnd();
     }, req.durationS * 1000);
   };
@@ -91,8 +100,10 @@ function window(id: number, req: LoadRequest, hooks: { onBegin?: () => void; onE
   };
 }
 
+const isSql = (w: LoadRequest['workload']): w is SqlWorkload => w.kind.startsWith('sql-');
+
 async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
-  if (req.workload.kind === 'sql-feed') throw new Error('not an HTTP workload');
+  if (isSql(req.workload)) throw new Error('not an HTTP workload');
   const counters: Counters = {
     measuring: false,
     graphqlErrors: 0,
@@ -149,7 +160,31 @@ async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
   };
 }
 
+/** The statement a SQL workload runs, with fresh parameters per call. */
+function sqlQuery(w: SqlWorkload): () => pg.QueryConfig {
+  switch (w.kind) {
+    case 'sql-feed':
+      return () => ({
+        name: 'bench_feed',
+        text: FEED_SQL,
+        values: [pick(STATUSES), pick(PLATFORMS)],
+      });
+    case 'sql-node': {
+      const span = w.maxId - w.minId + 1;
+      return () => ({
+        name: 'bench_node',
+        text: NODE_SQL,
+        values: [w.minId + Math.floor(Math.random() * span)],
+      });
+    }
+    case 'sql-deep':
+      return () => ({ name: 'bench_deep', text: DEEP_SQL, values: [w.createdAt, w.id] });
+  }
+}
+
 async function runSql(id: number, req: LoadRequest): Promise<LoadResult> {
+  if (!isSql(req.workload)) throw new Error('not a SQL workload');
+  const next = sqlQuery(req.workload);
   const pool = new pg.Pool({
     connectionString: req.target,
     max: Math.min(req.connections, req.sqlPoolSize ?? req.connections),
@@ -158,17 +193,22 @@ async function runSql(id: number, req: LoadRequest): Promise<LoadResult> {
   const latencies: number[] = [];
   const errorSamples: string[] = [];
   let errors = 0;
-  const win = window(id, req, { onEnd: () => {} });
+  let cpuAtStart: NodeJS.CpuUsage | null = null;
+  let cpuInWindow: NodeJS.CpuUsage | null = null;
+  const win = window(id, req, {
+    onBegin: () => {
+      cpuAtStart = process.cpuUsage();
+    },
+    onEnd: () => {
+      if (cpuAtStart) cpuInWindow = process.cpuUsage(cpuAtStart);
+    },
+  });
   const span = win.state;
   const loop = async () => {
     while (!span.ended) {
       const t = performance.now();
       try {
-        await pool.query({
-          name: 'bench_feed',
-          text: FEED_SQL,
-          values: [pick(STATUSES), pick(PLATFORMS)],
-        });
+        await pool.query(next());
         win.response();
         if (span.measuring && !span.ended) latencies.push(performance.now() - t);
       } catch (err) {
@@ -184,6 +224,7 @@ async function runSql(id: number, req: LoadRequest): Promise<LoadResult> {
   await Promise.all(Array.from({ length: req.connections }, loop));
   const durationS = (span.endedAt - span.startedAt) / 1000;
   await pool.end();
+  const cpu = cpuInWindow as NodeJS.CpuUsage | null;
   return {
     requests: latencies.length,
     durationS,
@@ -193,13 +234,14 @@ async function runSql(id: number, req: LoadRequest): Promise<LoadResult> {
     transportErrors: errors,
     timeouts: 0,
     errorSamples,
+    ...(cpu ? { clientCpuS: (cpu.user + cpu.system) / 1e6 } : {}),
   };
 }
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'exit') process.exit(0);
   const { id, request } = message;
-  const run = request.workload.kind === 'sql-feed' ? runSql(id, request) : runHttp(id, request);
+  const run = isSql(request.workload) ? runSql(id, request) : runHttp(id, request);
   run.then(
     (result) => send({ type: 'result', id, result }),
     (err: Error) => send({ type: 'error', id, message: err.stack ?? err.message }),

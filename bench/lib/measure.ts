@@ -1,8 +1,10 @@
 /**
  * One measured run: warm-up, scrape /metrics, drive the load while sampling the pool and
- * memory gauges, scrape again, and turn both into per-request server figures.
+ * memory gauges, scrape again, and turn both into per-request server figures. The server's
+ * CPU time is read from /proc when the measured window begins and when it ends.
  */
 import { loadConfig } from '../../src/config.ts';
+import { type CpuFigures, cpuFigures, processCpuSeconds, processRssMb } from './cpu.ts';
 import type { LoadGenerator } from './load-client.ts';
 import { delta, findName, histogramQuantile, type Snapshot, scrape, total } from './prometheus.ts';
 import type { RunningServer } from './server.ts';
@@ -33,7 +35,26 @@ export interface RunRecord {
   errorRate: number;
   load: LoadResult;
   server: ServerFigures | null;
+  /**
+   * CPU time of the server process in the measured window, per request the load generator
+   * completed in it. SQL baselines: the load process's own CPU (the `pg` client).
+   */
+  cpu: CpuFigures | null;
 }
+
+const NO_FIGURES: ServerFigures = {
+  sqlPerRequest: null,
+  dbMsPerRequest: null,
+  statementP50Ms: null,
+  statementP95Ms: null,
+  poolUtilization: null,
+  poolInUseMax: null,
+  poolWaitingMax: null,
+  acquireWaitMeanMs: null,
+  acquireWaitP99Ms: null,
+  cacheHitRate: null,
+  rssMb: null,
+};
 
 const METRIC = {
   statements: 'postline_sql_statements_per_request',
@@ -149,40 +170,64 @@ export async function measure(opts: {
   request: LoadRequest;
   /** Warm-up seconds when `request.warmupS` is not given. */
   warmupS?: number;
-  /** The server whose /metrics to read; none for the raw SQL baseline. */
+  /** The server to measure (its /metrics when it has them, its CPU); none for SQL baselines. */
   server: RunningServer | null;
   scenario: string;
   variant: string;
   cache: RunRecord['cache'];
 }): Promise<RunRecord> {
   const { load, server } = opts;
+  const metrics = server?.metrics ? server : null;
   const request = { ...opts.request, warmupS: opts.request.warmupS ?? opts.warmupS ?? 0 };
   const samples: Snapshot[] = [];
   let before: Promise<Snapshot> | null = null;
   let sampling = Promise.resolve();
   let timer: ReturnType<typeof setInterval> | null = null;
-  // Measuring starts when the worker says the warm-up is over: scrape, then sample the
-  // gauges (pool, memory) every half second until the run ends.
+  const cpu = { start: null as number | null, end: null as number | null, t0: 0, t1: 0 };
+  // Measuring starts when the worker says the warm-up is over: read the CPU time, scrape,
+  // then sample the gauges (pool, memory) every half second until the run ends.
+  const rss: number[] = [];
   const onWarm = () => {
     if (!server) return;
-    before = scrape(server.baseUrl);
+    cpu.t0 = performance.now();
+    cpu.start = processCpuSeconds(server.pid);
+    if (!metrics) {
+      // No /metrics (the bare Yoga): its memory from /proc, sampled the same way.
+      const sample = () => {
+        const mb = processRssMb(server.pid);
+        if (mb !== null) rss.push(mb);
+      };
+      sample();
+      timer = setInterval(sample, 500);
+      return;
+    }
+    before = scrape(metrics.baseUrl);
     timer = setInterval(() => {
       sampling = sampling.then(() =>
-        scrape(server.baseUrl).then(
+        scrape(metrics.baseUrl).then(
           (s) => void samples.push(s),
           () => {},
         ),
       );
     }, 500);
   };
+  const onEnd = () => {
+    if (!server) return;
+    cpu.t1 = performance.now();
+    cpu.end = processCpuSeconds(server.pid);
+    if (!metrics) {
+      const mb = processRssMb(server.pid);
+      if (mb !== null) rss.push(mb);
+    }
+  };
   let result: LoadResult;
   try {
-    result = await load.run(request, onWarm);
+    result = await load.run(request, { onWarm, onEnd });
   } finally {
     if (timer) clearInterval(timer);
     await sampling;
   }
-  const after = server ? await scrape(server.baseUrl) : null;
+  const after = metrics ? await scrape(metrics.baseUrl) : null;
   const first = before ? await (before as Promise<Snapshot>) : null;
   return {
     scenario: opts.scenario,
@@ -193,8 +238,33 @@ export async function measure(opts: {
     errorRate: errorRate(result),
     load: result,
     server:
-      server && first && after
-        ? serverFigures(first, after, samples, result.requests, server.env)
-        : null,
+      metrics && first && after
+        ? serverFigures(first, after, samples, result.requests, metrics.env)
+        : rss.length
+          ? { ...NO_FIGURES, rssMb: Math.max(...rss) }
+          : null,
+    cpu: cpuOf(result, cpu, first, after),
   };
+}
+
+/**
+ * /proc when both readings exist; else the server's `process_cpu_seconds_total` between the
+ * two scrapes (a slightly longer window); for SQL baselines the load process's own figure.
+ */
+function cpuOf(
+  result: LoadResult,
+  cpu: { start: number | null; end: number | null; t0: number; t1: number },
+  first: Snapshot | null,
+  after: Snapshot | null,
+): CpuFigures | null {
+  if (result.clientCpuS !== undefined) {
+    return cpuFigures(result.clientCpuS, result.requests, result.durationS, 'self');
+  }
+  if (cpu.start !== null && cpu.end !== null) {
+    return cpuFigures(cpu.end - cpu.start, result.requests, (cpu.t1 - cpu.t0) / 1000, 'proc');
+  }
+  const fromMetrics = first && after ? delta(first, after, 'process_cpu_seconds_total') : undefined;
+  return fromMetrics === undefined
+    ? null
+    : cpuFigures(fromMetrics, result.requests, result.durationS, 'metrics');
 }

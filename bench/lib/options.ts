@@ -3,6 +3,10 @@ import { parseArgs } from 'node:util';
 
 export const SCENARIOS = ['feed', 'deep-page', 'node', 'dashboard', 'mixed'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
+/** What `--compare` can alternate: read shapes (mixed writes, so its rounds would differ). */
+export const COMPARE_SCENARIOS = ['typename', 'feed', 'node', 'deep-page', 'dashboard'] as const;
+export type CompareScenario = (typeof COMPARE_SCENARIOS)[number];
+export const COMPARE_DEFAULT: CompareScenario[] = ['typename', 'feed', 'node', 'deep-page'];
 export type CacheMode = 'off' | 'on';
 
 export interface Options {
@@ -26,6 +30,16 @@ export interface Options {
   /** Write BENCHMARKS.md (smoke runs only print). */
   writeMarkdown: boolean;
   offsetRuns: number;
+  /** `--node`: a major version or a path; null: Node 24 when available. */
+  node: string | null;
+  /** False with `--no-build`: use the existing dist/ of a package with a build script. */
+  build: boolean;
+  /** `--compare <ref>`: before/after mode against that git ref. */
+  compare: string | null;
+  /** `--compare`: the scenarios to alternate. */
+  compareScenarios: CompareScenario[];
+  /** `--compare`: rounds of A B (then B A) runs per scenario and connection level. */
+  rounds: number;
   /** The command as typed, for the report. */
   command: string;
 }
@@ -41,8 +55,16 @@ const HELP = `npm run bench -- [options]
   --cache off,on       response cache modes to run (default off,on)
   --env KEY=VALUE      server environment (repeatable), e.g. --env DB_POOL_SIZE=10
   --label NAME         names the run; BENCHMARKS.md keeps one section per label
-  --no-baselines       skip the { __typename } and raw SQL baselines
+  --no-baselines       skip the bare Yoga, { __typename } and raw SQL baselines
   --no-write           print the tables, leave BENCHMARKS.md alone
+  --node 20|24|PATH    Node the servers run on (default 24 when available, else this one)
+  --no-build           with a build script: start dist/server.js without running the build
+  --compare REF        before/after: REF (in a temporary git worktree) against this checkout,
+                       alternating short runs on the same database
+  --rounds N           --compare: rounds per scenario and level (default 5; --quick 3; --smoke 2)
+                       --compare scenarios: ${COMPARE_SCENARIOS.join(',')}
+                       (default ${COMPARE_DEFAULT.join(',')}); connections default 16,
+                       duration 5 s (--quick 2, --smoke 1), cache off
   --help`;
 
 const list = (raw: string) =>
@@ -75,6 +97,10 @@ export function parseOptions(argv: string[]): Options {
       label: { type: 'string' },
       'no-baselines': { type: 'boolean', default: false },
       'no-write': { type: 'boolean', default: false },
+      node: { type: 'string' },
+      'no-build': { type: 'boolean', default: false },
+      compare: { type: 'string' },
+      rounds: { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -85,13 +111,22 @@ export function parseOptions(argv: string[]): Options {
   const quick = values.quick ?? false;
   const smoke = values.smoke ?? false;
 
-  const scenarios = values.scenarios ? list(values.scenarios) : [...SCENARIOS];
+  const compare = values.compare ?? null;
+  if (compare !== null && !compare.trim()) throw new Error('--compare needs a git ref');
+  const known: readonly string[] = compare ? COMPARE_SCENARIOS : SCENARIOS;
+  const scenarios = values.scenarios
+    ? list(values.scenarios)
+    : compare
+      ? [...COMPARE_DEFAULT]
+      : [...SCENARIOS];
   for (const s of scenarios) {
-    if (!SCENARIOS.includes(s as ScenarioName)) {
-      throw new Error(`--scenarios: unknown scenario "${s}" (known: ${SCENARIOS.join(', ')})`);
+    if (!known.includes(s)) {
+      throw new Error(
+        `--scenarios: unknown scenario "${s}"${compare ? ' for --compare' : ''} (known: ${known.join(', ')})`,
+      );
     }
   }
-  const cacheModes = values.cache ? list(values.cache) : ['off', 'on'];
+  const cacheModes = values.cache ? list(values.cache) : compare ? ['off'] : ['off', 'on'];
   for (const m of cacheModes) {
     if (m !== 'off' && m !== 'on') throw new Error(`--cache takes off and/or on, got "${m}"`);
   }
@@ -104,27 +139,37 @@ export function parseOptions(argv: string[]): Options {
 
   const connections = values.connections
     ? list(values.connections).map((c) => positive('connections', c))
-    : smoke
-      ? [1, 16]
-      : [1, 16, 64];
+    : compare
+      ? [16]
+      : smoke
+        ? [1, 16]
+        : [1, 16, 64];
   const durationS = values.duration
     ? positive('duration', values.duration, false)
     : smoke
       ? 1
       : quick
-        ? 1.5
-        : 10;
+        ? compare
+          ? 2
+          : 1.5
+        : compare
+          ? 5
+          : 10;
   const warmupS = values.warmup
     ? positive('warmup', values.warmup, false)
     : smoke
       ? 0.3
       : quick
         ? 0.5
-        : 3;
-  const label = values.label ?? (smoke ? 'smoke' : quick ? 'quick' : 'full');
+        : compare
+          ? 1
+          : 3;
+  const preset = smoke ? 'smoke' : quick ? 'quick' : 'full';
+  const label = values.label ?? (compare ? `compare-${preset}` : preset);
+  const rounds = values.rounds ? positive('rounds', values.rounds) : smoke ? 2 : quick ? 3 : 5;
   return {
     posts: values.posts ? positive('posts', values.posts) : quick ? 50_000 : 1_000_000,
-    scenarios: scenarios as ScenarioName[],
+    scenarios: (compare ? [] : scenarios) as ScenarioName[],
     connections,
     // Quick and smoke runs keep deep-page to one connection: 16 cursors x levels adds up.
     deepPageConnections: values.connections ? connections : quick || smoke ? [1] : connections,
@@ -141,6 +186,11 @@ export function parseOptions(argv: string[]): Options {
     smoke,
     writeMarkdown: !values['no-write'] && !smoke,
     offsetRuns: smoke ? 1 : quick ? 3 : 5,
+    node: values.node ?? null,
+    build: !values['no-build'],
+    compare,
+    compareScenarios: (compare ? scenarios : []) as CompareScenario[],
+    rounds,
     command: ['npm run bench', ...(argv.length ? ['--', ...argv] : [])].join(' '),
   };
 }

@@ -3,6 +3,7 @@
  * figures. Metric names other engineers may add are matched by pattern and reported as
  * missing (`undefined`) when absent.
  */
+import { BENCH_METRICS_TOKEN } from './server.ts';
 
 export interface Sample {
   name: string;
@@ -31,7 +32,9 @@ export function parseMetrics(text: string): Snapshot {
 }
 
 export async function scrape(baseUrl: string): Promise<Snapshot> {
-  const res = await fetch(`${baseUrl}/metrics`);
+  const res = await fetch(`${baseUrl}/metrics`, {
+    headers: { authorization: `Bearer ${BENCH_METRICS_TOKEN}` },
+  });
   if (!res.ok) throw new Error(`/metrics answered ${res.status}`);
   return parseMetrics(await res.text());
 }

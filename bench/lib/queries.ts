@@ -59,6 +59,21 @@ export const FEED_SQL = `SELECT p.id, p.title, p.platform, p.status, p.scheduled
  WHERE p.status = $1::"PostStatus" AND p.platform = $2::"Platform"
  ORDER BY p.created_at DESC, p.id DESC LIMIT 21`;
 
+/** The `node` scenario's post as one SQL statement: one post by id with project and client names. */
+export const NODE_SQL = `SELECT p.id, p.title, p.status, p.platform, pr.name AS project_name, c.name AS client_name
+  FROM posts p JOIN projects pr ON pr.id = p.project_id JOIN clients c ON c.id = p.client_id
+ WHERE p.id = $1`;
+
+/**
+ * The `deep-page` scenario's page (newest first) after a given row, by keyset on the
+ * `(created_at, id)` index, with the feed's columns.
+ */
+export const DEEP_SQL = `SELECT p.id, p.title, p.platform, p.status, p.scheduled_at, p.created_at,
+       pr.name AS project_name, c.name AS client_name
+  FROM posts p JOIN projects pr ON pr.id = p.project_id JOIN clients c ON c.id = p.client_id
+ WHERE (p.created_at, p.id) < ($1::timestamptz, $2::int)
+ ORDER BY p.created_at DESC, p.id DESC LIMIT 21`;
+
 export const pick = <T>(items: readonly T[]): T => {
   if (items.length === 0) throw new Error('pick from an empty list');
   return items[Math.floor(Math.random() * items.length)] as T;

@@ -4,7 +4,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { BenchDatabase } from './database.ts';
 import type { DeepPageCursor } from './fixtures.ts';
-import type { Machine } from './machine.ts';
+import { describeLoad, type Machine } from './machine.ts';
 import type { RunRecord } from './measure.ts';
 import type { Target } from './targets.ts';
 
@@ -15,9 +15,19 @@ export interface PageSizeProbe {
 
 export interface Report {
   label: string;
+  /** `quick` and `smoke` runs are short: their figures are indicative. */
+  preset?: 'full' | 'quick' | 'smoke';
   command: string;
   date: string;
   machine: Machine;
+  /** The Node the servers ran on and how Postline was started. */
+  runtime?: {
+    node: string;
+    nodeSource: string;
+    note?: string;
+    server: 'compiled' | 'tsx';
+    buildSeconds: number | null;
+  };
   database: Omit<BenchDatabase, 'url'>;
   settings: {
     connections: number[];
@@ -33,6 +43,8 @@ export interface Report {
   deepPage: DeepPageCursor[];
   pageSizes: PageSizeProbe[];
   targets: Target[];
+  /** SVG charts written for this run, relative to the repository root. */
+  charts: string[];
   /** Wall-clock seconds of the whole run. */
   elapsedS: number;
 }
@@ -55,9 +67,29 @@ function table(head: string[], rows: string[][]): string {
 }
 
 /** Baseline run at the same connection level. */
-export function baselineFor(report: Report, scenario: string, connections: number) {
+export function baselineFor(
+  report: Pick<Report, 'baselines'>,
+  scenario: string,
+  connections: number,
+) {
   return report.baselines.find((b) => b.scenario === scenario && b.connections === connections);
 }
+
+/** How each baseline is named in the tables. */
+export const BASELINE_NAMES: Record<string, string> = {
+  'bare-yoga': 'bare Yoga `{ __typename }`',
+  typename: 'Postline `{ __typename }`',
+  'sql-feed': 'feed page SQL through `pg`',
+  'sql-node': 'node lookup SQL through `pg`',
+  'sql-deep': 'deep page SQL through `pg`',
+};
+
+/** The raw SQL baseline of the same shape as a scenario (the feed's for the others). */
+export const sqlBaselineOf = (scenario: string) =>
+  scenario === 'node' ? 'sql-node' : scenario === 'deep-page' ? 'sql-deep' : 'sql-feed';
+
+/** CPU ms per request, with three decimals: a bare Yoga request costs well under 1 ms. */
+export const cpuMs = (r: RunRecord | undefined | null) => fmt(r?.cpu?.msPerRequest, 3);
 
 function describeEnv(env: Record<string, string>): string {
   const keys = Object.keys(env);
@@ -75,13 +107,22 @@ export function markdown(report: Report): string {
     [
       `- Command: \`${report.command}\``,
       `- Date: ${report.date} (whole run ${fmt(report.elapsedS, 0)} s)`,
-      `- Machine: ${m.cpus} CPUs (\`nproc\`), ${m.cpuModel}, ${fmt(m.memoryGb, 1)} GB RAM, ${m.platform}; Node ${m.node}`,
+      `- Machine: ${m.cpus} CPUs (\`nproc\`), ${m.cpuModel}, ${fmt(m.memoryGb, 1)} GB RAM, ${m.platform}; harness on Node ${m.node}${describeLoad(m)}`,
+      report.runtime
+        ? `- Servers: Node ${report.runtime.node} (${report.runtime.nodeSource}); Postline ${report.runtime.server === 'compiled' ? `compiled (\`dist/server.js\`${report.runtime.buildSeconds === null ? '' : `, built in ${fmt(report.runtime.buildSeconds, 0)} s`})` : 'through tsx (`src/server.ts`)'}${report.runtime.note ? `. ${report.runtime.note}` : ''}`
+        : `- Servers: Node ${m.node}`,
       `- Data: ${db.posts.toLocaleString('en')} posts in \`${db.name}\` on ${db.server}` +
         (db.seeded ? ` (seeded in ${fmt(db.seedSeconds, 1)} s)` : ' (reused)'),
       `- Runs: ${fmt(s.durationS, 1)} s measured after ${fmt(s.warmupS, 1)} s warm-up; connections ${s.connections.join(', ')}` +
         ` (deep-page: ${s.deepPageConnections.join(', ')}, ${fmt(s.deepPageDurationS, 1)} s); response cache ${s.cacheModes.join(', ')}; server env: ${describeEnv(s.serverEnv)}`,
     ].join('\n'),
   );
+  if (report.preset && report.preset !== 'full') {
+    out.push(
+      '',
+      `> A \`--${report.preset}\` run: runs of ${fmt(s.durationS, 1)} s on a shared machine. Its figures are **indicative**; compare shapes and ratios, not absolute numbers.`,
+    );
+  }
   if (db.posts !== 1_000_000) {
     out.push(
       '',
@@ -93,19 +134,64 @@ export function markdown(report: Report): string {
     out.push('', '### Baselines', '');
     out.push(
       table(
-        ['baseline', 'conns', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'RSS MB'],
+        [
+          'baseline',
+          'variant',
+          'conns',
+          'req/s',
+          'p50 ms',
+          'p95 ms',
+          'p99 ms',
+          'errors',
+          'CPU ms/req',
+          'RSS MB',
+        ],
         report.baselines.map((b) => [
-          b.scenario === 'typename' ? 'Yoga `{ __typename }`' : 'feed SQL through `pg`',
+          BASELINE_NAMES[b.scenario] ?? b.scenario,
+          b.variant,
           String(b.connections),
           fmt(b.rps, 0),
           fmt(b.load.latency.p50, 2),
           fmt(b.load.latency.p95, 2),
           fmt(b.load.latency.p99, 2),
           pct(b.errorRate, 2),
+          cpuMs(b),
           fmt(b.server?.rssMb, 0),
         ]),
       ),
     );
+    const levels = [...new Set(report.baselines.map((b) => b.connections))];
+    const pairs = levels
+      .map(
+        (c) =>
+          [c, baselineFor(report, 'bare-yoga', c), baselineFor(report, 'typename', c)] as const,
+      )
+      .filter(([, bare, full]) => bare && full);
+    if (pairs.length) {
+      out.push('', '### `{ __typename }`: the production plugin stack against a bare Yoga', '');
+      out.push(
+        table(
+          [
+            'conns',
+            'bare Yoga req/s',
+            'Postline req/s',
+            'Postline ÷ bare (req/s)',
+            'bare Yoga CPU ms/req',
+            'Postline CPU ms/req',
+            'Postline ÷ bare (CPU)',
+          ],
+          pairs.map(([c, bare, full]) => [
+            String(c),
+            fmt(bare?.rps, 0),
+            fmt(full?.rps, 0),
+            x(div(full?.rps, bare?.rps)),
+            cpuMs(bare),
+            cpuMs(full),
+            x(div(full?.cpu?.msPerRequest, bare?.cpu?.msPerRequest)),
+          ]),
+        ),
+      );
+    }
   }
 
   out.push('', '### Scenarios', '');
@@ -121,6 +207,7 @@ export function markdown(report: Report): string {
         'p95 ms',
         'p99 ms',
         'errors',
+        'CPU ms/req',
         'SQL/req',
         'DB ms/req',
         'stmt p50/p95 ms',
@@ -139,6 +226,7 @@ export function markdown(report: Report): string {
         fmt(r.load.latency.p95, 2),
         fmt(r.load.latency.p99, 2),
         pct(r.errorRate, 2),
+        cpuMs(r),
         fmt(r.server?.sqlPerRequest, 2),
         fmt(r.server?.dbMsPerRequest, 2),
         `${fmt(r.server?.statementP50Ms, 2)} / ${fmt(r.server?.statementP95Ms, 2)}`,
@@ -153,7 +241,7 @@ export function markdown(report: Report): string {
   if (report.baselines.length) {
     out.push('', '### Ratios to the baselines (same connection level)', '');
     out.push(
-      '`÷ yoga`: the figure divided by Yoga answering `{ __typename }`; `÷ SQL`: divided by the feed page as one SQL statement through `pg` (its SQL/req is 1, its DB time is its latency).',
+      "`÷ typename`: the figure divided by Postline answering `{ __typename }` (same plugins, no resolver, no SQL); `÷ SQL`: divided by the same shape as one SQL statement through `pg` (feed, node lookup, deep page; the feed for other scenarios; its SQL/req is 1, its DB time is its latency, its CPU is the `pg` client's).",
       '',
     );
     out.push(
@@ -163,21 +251,23 @@ export function markdown(report: Report): string {
           'variant',
           'cache',
           'conns',
-          'req/s ÷ yoga',
+          'req/s ÷ typename',
           'req/s ÷ SQL',
-          'p50 ÷ yoga',
+          'p50 ÷ typename',
           'p50 ÷ SQL',
-          'p95 ÷ yoga',
+          'p95 ÷ typename',
           'p95 ÷ SQL',
-          'p99 ÷ yoga',
+          'p99 ÷ typename',
           'p99 ÷ SQL',
           'SQL/req ÷ SQL',
           'DB ms/req ÷ SQL',
-          'RSS ÷ yoga',
+          'CPU ÷ typename',
+          'CPU ÷ SQL',
+          'RSS ÷ typename',
         ],
         report.runs.map((r) => {
           const y = baselineFor(report, 'typename', r.connections);
-          const q = baselineFor(report, 'sql-feed', r.connections);
+          const q = baselineFor(report, sqlBaselineOf(r.scenario), r.connections);
           const lat = r.load.latency;
           return [
             r.scenario,
@@ -194,6 +284,8 @@ export function markdown(report: Report): string {
             x(div(lat.p99, q?.load.latency.p99)),
             x(q ? div(r.server?.sqlPerRequest, 1) : null),
             x(div(r.server?.dbMsPerRequest, q?.load.latency.mean)),
+            x(div(r.cpu?.msPerRequest, y?.cpu?.msPerRequest)),
+            x(div(r.cpu?.msPerRequest, q?.cpu?.msPerRequest)),
             x(div(r.server?.rssMb, y?.server?.rssMb)),
           ];
         }),
@@ -213,6 +305,7 @@ export function markdown(report: Report): string {
           'depth at 1M posts',
           'cursor p50 ms',
           '÷ depth 1',
+          'CPU ms/req',
           'OFFSET in SQL p50 ms',
           'OFFSET ÷ cursor',
         ],
@@ -238,6 +331,7 @@ export function markdown(report: Report): string {
             d.nominal.toLocaleString('en'),
             fmt(p50, 2),
             x(div(p50, first?.load.latency.p50)),
+            cpuMs(run),
             fmt(d.offsetP50Ms, 2),
             x(div(d.offsetP50Ms, p50)),
           ];
@@ -295,6 +389,15 @@ export function markdown(report: Report): string {
     }
   }
 
+  if (report.charts.length) {
+    out.push('', '### Charts', '');
+    out.push(
+      report.charts
+        .map((c) => `![${path.basename(c, '.svg')}](${c.split(path.sep).join('/')})`)
+        .join('\n\n'),
+    );
+  }
+
   out.push('', '### Targets (reported, never enforced)', '');
   out.push(
     table(
@@ -311,7 +414,7 @@ const HEADER = `# Postline benchmarks
 
 Written by \`npm run bench\` (see the "Benchmarks" section of README.md for what each column means). Each
 section is one labelled run; a new run replaces the section with its label and keeps the others.
-Raw figures of every run are in \`bench/results/\`.
+Raw figures of every run are in \`bench/results/\`, charts in \`bench/results/charts/<label>/\`.
 `;
 
 /** Replaces (or appends) the section of `label` in `file`. */
@@ -330,7 +433,10 @@ export async function writeMarkdown(file: string, label: string, section: string
   await writeFile(file, text);
 }
 
-export async function writeJson(dir: string, report: Report): Promise<string> {
+export async function writeJson(
+  dir: string,
+  report: { date: string; label: string },
+): Promise<string> {
   await mkdir(dir, { recursive: true });
   const stamp = report.date.replace(/[:.]/g, '-');
   const file = path.join(dir, `${stamp}-${report.label.replace(/[^\w.-]+/g, '_')}.json`);

@@ -19,6 +19,13 @@ export function summarize(values: number[]) {
   };
 }
 
+/** The middle value; the mean of the two middle values for an even count; NaN when empty. */
 export function median(values: number[]): number {
-  return percentile(Float64Array.from(values).sort(), 50);
+  const sorted = Float64Array.from(values).sort();
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const mid = Math.floor(n / 2);
+  return n % 2
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }

@@ -22,7 +22,7 @@ const notRun = (issue: string, target: string): Target => ({
   result: 'not run',
 });
 
-export function evaluateTargets(report: Omit<Report, 'targets'>): Target[] {
+export function evaluateTargets(report: Omit<Report, 'targets' | 'charts'>): Target[] {
   const find = (scenario: string, cache: string, connections: number) =>
     report.runs.find(
       (r) => r.scenario === scenario && r.cache === cache && r.connections === connections,
@@ -175,6 +175,131 @@ export function evaluateTargets(report: Omit<Report, 'targets'>): Target[] {
       target: '`feed` uncached, 16 conns: DB statements p50 < 10 ms, p95 < 50 ms',
       measured: `${fmt(p50, 2)} / ${fmt(p95, 2)} ms`,
       result: judge(p50 === null || p95 === null ? null : p50 < 10 && p95 < 50),
+    });
+  }
+  t.push(...issue13(report, find));
+  return t;
+}
+
+/** Issue #13: uncached reads at a quarter of the CPU; the production stack near a bare Yoga. */
+function issue13(
+  report: Omit<Report, 'targets' | 'charts'>,
+  find: (scenario: string, cache: string, connections: number) => RunRecord | undefined,
+): Target[] {
+  const t: Target[] = [];
+  const cpu = (r: RunRecord | undefined) => r?.cpu?.msPerRequest ?? null;
+  const ms = (v: number | null) => `${fmt(v, 3)} ms/req`;
+  const cpuTarget = (what: string, r: RunRecord | undefined, limit: number) => {
+    if (!r) return t.push(notRun('#13', `${what}: CPU ≤ ${limit} ms/req`));
+    const v = cpu(r);
+    return t.push({
+      issue: '#13',
+      target: `${what}, ${r.connections} conns: CPU ≤ ${limit} ms/req`,
+      measured: ms(v),
+      result: judge(v === null ? null : v <= limit),
+    });
+  };
+
+  const feed = find('feed', 'off', 16);
+  const node = find('node', 'off', 16);
+  cpuTarget('`feed` uncached', feed, 0.75);
+  cpuTarget('`node` uncached', node, 0.35);
+
+  // The deep page at the deepest CREATED_AT depth, at 16 connections when it ran there.
+  const deep = report.runs.filter((r) => r.scenario === 'deep-page' && r.cache === 'off');
+  const created = report.deepPage.filter((d) => d.field === 'CREATED_AT');
+  const deepest = created[created.length - 1];
+  const shallow = created[0];
+  const conns = deep.some((r) => r.connections === 16)
+    ? 16
+    : Math.min(...deep.map((r) => r.connections));
+  const at = (d: { field: string; depth: number } | undefined) =>
+    d && deep.find((r) => r.variant === deepVariant(d) && r.connections === conns);
+  const deepRun = at(deepest);
+  const firstRun = at(shallow);
+  cpuTarget(
+    `\`deep-page\` uncached at depth ${deepest?.depth.toLocaleString('en') ?? '900,000'}`,
+    deepRun,
+    0.75,
+  );
+  if (deepRun && firstRun && deepRun !== firstRun) {
+    const r = firstRun.rps / deepRun.rps;
+    t.push({
+      issue: '#13',
+      target: `\`deep-page\` uncached, ${conns} conns: req/s at depth ${deepest?.depth.toLocaleString('en')} within 1.1× of the first page`,
+      measured: `${fmt(r, 2)}× (${fmt(firstRun.rps, 0)} / ${fmt(deepRun.rps, 0)} req/s)`,
+      result: judge(r <= 1.1),
+    });
+  } else t.push(notRun('#13', '`deep-page` req/s at depth 900,000 within 1.1× of the first page'));
+
+  const bare = baselineFor(report, 'bare-yoga', 16);
+  const typename = baselineFor(report, 'typename', 16);
+  if (bare && typename) {
+    const cpuRatio =
+      cpu(typename) !== null && cpu(bare)
+        ? (cpu(typename) as number) / (cpu(bare) as number)
+        : null;
+    t.push({
+      issue: '#13',
+      target: "`{ __typename }`, 16 conns: Postline CPU ≤ 1.2× a bare Yoga's",
+      measured: `${fmt(cpuRatio, 2)}× (${ms(cpu(typename))} / ${ms(cpu(bare))})`,
+      result: judge(cpuRatio === null ? null : cpuRatio <= 1.2),
+    });
+    const r = typename.rps / bare.rps;
+    t.push({
+      issue: '#13',
+      target: "`{ __typename }`, 16 conns: Postline ≥ 85% of a bare Yoga's req/s",
+      measured: `${fmt(r * 100, 0)}% (${fmt(typename.rps, 0)} / ${fmt(bare.rps, 0)})`,
+      result: judge(r >= 0.85),
+    });
+  } else t.push(notRun('#13', '`{ __typename }` against a bare Yoga at 16 connections'));
+
+  if (feed) {
+    t.push({
+      issue: '#13',
+      target: '`feed` uncached, 16 conns: ≥ 1,500 req/s with p95 < 25 ms',
+      measured: `${fmt(feed.rps, 0)} req/s, p95 ${fmt(feed.load.latency.p95, 2)} ms`,
+      result: judge(feed.rps >= 1500 && feed.load.latency.p95 < 25),
+    });
+  }
+  if (node) {
+    t.push({
+      issue: '#13',
+      target: '`node` uncached, 16 conns: ≥ 2,500 req/s',
+      measured: `${fmt(node.rps, 0)} req/s`,
+      result: judge(node.rps >= 2500),
+    });
+  }
+
+  const feedOn = find('feed', 'on', 16);
+  if (feedOn && bare) {
+    const r = feedOn.rps / bare.rps;
+    t.push({
+      issue: '#13',
+      target: '`feed` cached, 16 conns: ≥ 70% of the bare Yoga `{ __typename }` req/s',
+      measured: `${fmt(r * 100, 0)}% (${fmt(feedOn.rps, 0)} / ${fmt(bare.rps, 0)})`,
+      result: judge(r >= 0.7),
+    });
+  }
+  const nodeOn = find('node', 'on', 16);
+  if (node && nodeOn && cpu(node) && cpu(nodeOn) !== null) {
+    const r = (cpu(nodeOn) as number) / (cpu(node) as number);
+    t.push({
+      issue: '#13',
+      target:
+        '`node` (random posts: nearly all cache misses), 16 conns: cache on costs ≤ 5% more CPU than off',
+      measured: `${fmt(r, 2)}× (${ms(cpu(nodeOn))} / ${ms(cpu(node))})`,
+      result: judge(r <= 1.05),
+    });
+  }
+  const rss = report.runs.map((r) => r.server?.rssMb).filter((v): v is number => v != null);
+  if (rss.length) {
+    const max = Math.max(...rss);
+    t.push({
+      issue: '#13',
+      target: 'RSS under load ≤ 300 MB (largest of every scenario run)',
+      measured: `${fmt(max, 0)} MB`,
+      result: judge(max <= 300),
     });
   }
   return t;

@@ -34,6 +34,14 @@ export interface MixedFixture {
   runTag: string;
 }
 
+/** The raw SQL baselines: the same shapes as one statement each through `pg`. */
+export type SqlWorkload =
+  | { kind: 'sql-feed' }
+  /** One post by id with its project and client names; ids drawn from the range. */
+  | { kind: 'sql-node'; minId: number; maxId: number }
+  /** The page after the row at the deep-page depth, newest first, by keyset. */
+  | { kind: 'sql-deep'; createdAt: string; id: number };
+
 export interface LoadRequest {
   /** Base URL of the server (`http://127.0.0.1:PORT`), or a database URL for `sql`. */
   target: string;
@@ -42,8 +50,8 @@ export interface LoadRequest {
   warmupS?: number;
   /** Seconds measured after the warm-up. */
   durationS: number;
-  workload: Workload | { kind: 'sql-feed' };
-  /** `sql-feed`: connections the loops share (default: one each). */
+  workload: Workload | SqlWorkload;
+  /** SQL workloads: connections the loops share (default: one each). */
   sqlPoolSize?: number;
 }
 
@@ -63,11 +71,15 @@ export interface LoadResult {
   writes?: number;
   checks?: number;
   staleReads?: number;
+  /** SQL workloads: CPU seconds the load process itself (the `pg` client) used in the window. */
+  clientCpuS?: number;
 }
 
 export type WorkerMessage =
   /** The warm-up is over: measuring starts now (the parent scrapes /metrics). */
   | { type: 'warm'; id: number }
+  /** The measured window is over (the parent reads the server's CPU time). */
+  | { type: 'end'; id: number }
   | { type: 'result'; id: number; result: LoadResult }
   | { type: 'error'; id: number; message: string };
 

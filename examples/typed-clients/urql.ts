@@ -25,7 +25,11 @@ const client = new Client({
     fetchExchange,
   ],
   fetchOptions: (): RequestInit => ({
-    headers: token ? { authorization: `Bearer ${token}` } : {},
+    headers: {
+      // persistedExchange sends hashes by GET; a GET must carry a CSRF-prevention header.
+      'x-graphql-yoga-csrf': '1',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
   }),
 });
 

@@ -21,6 +21,8 @@ import client from 'prom-client';
 import { viewerForRequest } from '../auth/request-auth.ts';
 import { visibilityScope } from '../auth/rules.ts';
 import type { Logger } from '../observability/logger.ts';
+import { boundedOperation } from '../observability/metrics.ts';
+import { PROFILE_HEADER } from '../observability/profile.ts';
 import { Broadcaster } from './broadcast.ts';
 import { MemoryStore } from './memory-store.ts';
 import { RedisStore } from './redis-store.ts';
@@ -274,10 +276,15 @@ export class ResponseCache {
     const operationByRequest = new WeakMap<Request, string>();
     const cacheable = (request: Request) => {
       const viewer = viewerForRequest(request);
-      // Profiling requests always execute so their profile is real.
-      return !!viewer && !request.headers.get('x-postline-profile');
+      // An ADMIN's profiling request always executes so its profile is real; the header means
+      // nothing from anyone else (it must not let them bypass the cache).
+      return !!viewer && !(viewer.role === 'ADMIN' && request.headers.get(PROFILE_HEADER));
     };
-    const responseCache = useResponseCache({
+    // The upstream plugin answers `If-None-Match: <key>` with 304 whenever *any* scope has that
+    // key cached, before it knows who is asking: an oracle for what other clients queried
+    // (keys are hashes of predictable inputs). That hook is dropped; `conditional` below
+    // answers 304 only when the tag equals the key of this caller's own request.
+    const { onRequest: _crossScopeEtag, ...responseCache } = useResponseCache({
       cache: this.#envelopCache() as never,
       ttl: s.ttlMs.default,
       session: (request: Request) => visibilityScope(viewerForRequest(request) ?? null),
@@ -307,7 +314,7 @@ export class ResponseCache {
       onParams({ params, request }) {
         const name =
           params.operationName ?? /(?:query|mutation)\s+(\w+)/.exec(params.query ?? '')?.[1];
-        operationByRequest.set(request, boundedLabel(name));
+        operationByRequest.set(request, boundedOperation(name));
       },
       onResultProcess: ({ request, result, setResult }) => {
         if (
@@ -346,7 +353,20 @@ export class ResponseCache {
         this.#endKey(request);
       },
     };
-    return [responseCache, accounting];
+    const keyOf = (request: Request) => this.#keyByRequest.get(request);
+    const conditional: Plugin = {
+      onResponse({ request, response, setResponse }) {
+        const tag = request.headers.get('if-none-match');
+        const etag = response.headers.get('etag');
+        if (!tag || !etag || response.status !== 200 || etag !== keyOf(request)) return;
+        if (!tag.split(/\s*,\s*/).includes(etag)) return;
+        const headers = new Headers(response.headers);
+        headers.delete('content-type');
+        headers.delete('content-length');
+        setResponse(new Response(null, { status: 304, headers }));
+      },
+    };
+    return [responseCache as Plugin, accounting, conditional];
   }
 
   async stats(): Promise<CacheStats> {
@@ -374,14 +394,4 @@ export class ResponseCache {
 function tagType(tag: string): string {
   if (tag.startsWith('L:')) return /^L:(\w+)/.exec(tag)?.[1] ?? 'list';
   return tag.split(':')[0] ?? 'other';
-}
-
-const seenOperations = new Set<string>();
-/** Operation names as metric labels, bounded so clients cannot explode cardinality. */
-function boundedLabel(name: string | undefined): string {
-  if (!name || !/^\w{1,64}$/.test(name)) return 'anonymous';
-  if (seenOperations.has(name)) return name;
-  if (seenOperations.size >= 200) return 'other';
-  seenOperations.add(name);
-  return name;
 }

@@ -14,6 +14,34 @@ export interface Metrics {
   stop(): void;
 }
 
+/** Routes Postline serves; any other path is counted as `other` (labels never come from clients). */
+const ROUTES = new Set(['/graphql', '/health', '/ready', '/metrics']);
+
+/** The `route` label of a request URL: one of ROUTES, or `other`. */
+export function routeLabel(url: string): string {
+  const start = url.indexOf('/', url.indexOf('//') + 2);
+  const end = url.indexOf('?', start);
+  const path = start < 0 ? '/' : url.slice(start, end < 0 ? undefined : end);
+  return ROUTES.has(path) ? path : 'other';
+}
+
+/** Distinct operation names kept as label values; later new names are counted as `other`. */
+export const MAX_OPERATION_LABELS = 50;
+const operationNames = new Set<string>();
+
+/**
+ * An operation name as a metric label: the first MAX_OPERATION_LABELS distinct well-formed names
+ * (word characters, at most 64) this process sees, then `other`; `anonymous` without a name.
+ * Bounded, so clients cannot grow /metrics by inventing names.
+ */
+export function boundedOperation(name: string | null | undefined): string {
+  if (!name) return 'anonymous';
+  if (operationNames.has(name)) return name;
+  if (!/^\w{1,64}$/.test(name) || operationNames.size >= MAX_OPERATION_LABELS) return 'other';
+  operationNames.add(name);
+  return name;
+}
+
 const verbOf = (sql: string) => /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'OTHER';
 
 export function createMetrics(pool: pg.Pool): Metrics {
