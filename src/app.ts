@@ -16,7 +16,9 @@ import { migrationStatus } from './db/migrations.ts';
 import { newQueryLog, runWithQueryLog } from './db/query-log.ts';
 import { depthLimitPlugin } from './depth-limit.ts';
 import { serviceUnavailable } from './errors.ts';
-import { jitPlugin } from './execution/jit.ts';
+import { jitPlugin, withLocationNodes } from './execution/jit.ts';
+import { graphiqlAssetsPlugin, renderOfflineGraphiQL } from './http/graphiql.ts';
+import { multipartSubscriptionsPlugin } from './http/multipart-subscriptions.ts';
 import type { RequestTiming } from './http-server.ts';
 import type { Logger } from './observability/logger.ts';
 import {
@@ -26,6 +28,7 @@ import {
   routeLabel,
 } from './observability/metrics.ts';
 import { createProfiling, type Profiling } from './observability/profile.ts';
+import { createPersistedOperations, type PersistedOperations } from './persisted/operations.ts';
 import { schema } from './schema/index.ts';
 import { requestBodyPlugin, securityHeadersPlugin } from './security/http.ts';
 
@@ -57,6 +60,8 @@ export interface App {
   profiling: Profiling;
   services: Services;
   cache: ResponseCache | null;
+  /** APQ store and trusted documents; close() releases the store's Redis connection. */
+  persisted: PersistedOperations;
 }
 
 interface ServerContext {
@@ -74,6 +79,7 @@ export function createApp(services: Services): App {
   // Token revocation and login throttling; closed with services.auth.close().
   const auth = createAuthServices(config, pool, logger);
   services.auth = auth;
+  const persisted = createPersistedOperations(config.persisted, schema, metrics.registry, logger);
 
   /** Whether this request may read /metrics on the API port (see README, "Security"). */
   const metricsAllowed = (request: Request): boolean => {
@@ -192,6 +198,8 @@ export function createApp(services: Services): App {
     graphqlEndpoint: '/graphql',
     landingPage: false,
     graphiql: config.graphiql ? { title: 'Postline', defaultQuery: DEFAULT_QUERY } : false,
+    // GraphiQL from the npm package, served by this server (no CDN): works offline.
+    renderGraphiQL: renderOfflineGraphiQL,
     logging: false,
     healthCheckEndpoint: '/health',
     // No CORS headers unless CORS_ORIGINS lists the origins that may call with credentials;
@@ -216,7 +224,8 @@ export function createApp(services: Services): App {
     // wrap every body in another stream).
     maxRequestBodySize: false,
     maskedErrors: {
-      maskError(error, message) {
+      maskError(rawError, message) {
+        const error = rawError instanceof GraphQLError ? withLocationNodes(rawError) : rawError;
         const original = error instanceof GraphQLError ? (error.originalError ?? error) : error;
         // A variable that failed to coerce (unknown enum value, malformed date, missing input):
         // graphql-js's message names the variable path; keep it, typed, naming that path.
@@ -275,7 +284,12 @@ export function createApp(services: Services): App {
       requestTiming,
       securityHeadersPlugin({ hstsMaxAgeS: config.hstsMaxAgeS }),
       operationalEndpoints,
+      // GraphiQL's script, styles and workers (only when GraphiQL is on): static files, answered
+      // before the GraphQL checks below.
+      ...(config.graphiql ? [graphiqlAssetsPlugin()] : []),
       ...(config.production ? [hideParserErrors] : []),
+      // Apollo Client's multipart subscriptions, beside Yoga's SSE (only picks the response format).
+      multipartSubscriptionsPlugin(),
       // Verifies the bearer token, and that it was not revoked, before anything can answer from
       // the cache or read a body.
       authenticationPlugin(tokens, auth.accounts, logger),
@@ -291,14 +305,17 @@ export function createApp(services: Services): App {
       // Production defaults: no schema discovery by strangers.
       ...(config.introspection ? [] : [useDisableIntrospection()]),
       ...(config.suggestions ? [] : [blockFieldSuggestionsPlugin()]),
+      // Persisted operations turn an id into the query text, so they run before the response
+      // cache keys on it: a hash-only request is cached and authorized like the full query.
+      ...persisted.plugins,
       // Refuses over-deep operations at validation (never reached by cache hits, which were
       // validated when first computed).
       depthLimitPlugin(config.maxQueryDepth),
+      // Repeated operations run compiled (graphql-jit). It replaces the execute function, so it
+      // comes before every plugin that wraps execution (the response cache, SQL attribution).
+      ...(config.jit ? [jitPlugin()] : []),
       // The response cache wraps execution: a hit skips everything below it.
       ...(cache ? cache.plugins() : []),
-      // Repeated operations run compiled (graphql-jit); before SQL attribution, whose wrapper
-      // then wraps the compiled executor.
-      ...(config.jit ? [jitPlugin()] : []),
       sqlAttribution,
       // After SQL attribution: it reads the request's query log, so only executed operations
       // (never cache hits) are profiled; it adds `extensions.profile` after the cache stored
@@ -307,7 +324,7 @@ export function createApp(services: Services): App {
     ],
   });
 
-  return { yoga, metrics, profiling, services, cache };
+  return { yoga, metrics, profiling, services, cache, persisted };
 }
 
 const noTags = () => {};
@@ -331,9 +348,13 @@ export async function metricsResponse(
   });
 }
 
-const DEFAULT_QUERY = `# Sign in first: run the login mutation, then add the header
-#   { "Authorization": "Bearer <token>" }
-# in the Headers tab below.
+const DEFAULT_QUERY = `# Postline's GraphiQL: served by this server, works offline.
+# 1. Run Login (play button, pick Login); copy the token.
+# 2. Open the Headers tab below and paste:
+#      { "Authorization": "Bearer <token>" }
+#    It is sent with every request from this tab.
+# 3. Run Feed. Other logins, same password:
+#    manager@, editor@, client1@postline.dev
 mutation Login {
   login(input: { email: "admin@postline.dev", password: "postline-demo" }) {
     token

@@ -106,6 +106,14 @@ const envSchema = z.object({
   CACHE_MAX_ENTRIES: int(10_000, 1, 10_000_000),
   CACHE_MAX_BYTES: int(100 * 1024 * 1024, 1024),
   CACHE_REDIS_PREFIX: z.string().trim().min(1).max(100).default('postline:rc:'),
+  APQ: bool(true),
+  APQ_MAX_ENTRIES: int(10_000, 1, 10_000_000),
+  APQ_MAX_BYTES: int(32 * 1024 * 1024, 1024),
+  APQ_MAX_DOCUMENT_BYTES: int(32 * 1024, 256, 1024 * 1024),
+  APQ_TTL_S: int(7 * 86_400, 1, 365 * 86_400),
+  APQ_REDIS_PREFIX: z.string().trim().min(1).max(100).default('postline:apq:'),
+  TRUSTED_DOCUMENTS: optionalString,
+  TRUSTED_DOCUMENTS_ONLY: bool(null),
   MAX_QUERY_DEPTH: int(12, 2, 100),
   GRAPHQL_JIT: bool(true),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
@@ -192,6 +200,20 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'Invalid configuration:\n  S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY: set both, or neither (the AWS SDK then finds credentials itself)',
     );
   }
+  const trustedDocuments = (e.TRUSTED_DOCUMENTS ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean);
+  if (e.TRUSTED_DOCUMENTS_ONLY && trustedDocuments.length === 0) {
+    throw new ConfigError(
+      'Invalid configuration:\n  TRUSTED_DOCUMENTS_ONLY: needs TRUSTED_DOCUMENTS (the manifest to allow)',
+    );
+  }
+  if (production && trustedDocuments.length && e.TRUSTED_DOCUMENTS_ONLY === false) {
+    throw new ConfigError(
+      'Invalid configuration:\n  TRUSTED_DOCUMENTS_ONLY: cannot be false in production; unset TRUSTED_DOCUMENTS to accept any operation',
+    );
+  }
   if (production && !e.JWT_SECRET) {
     throw new ConfigError(
       'Invalid configuration:\n  JWT_SECRET: required in production (at least 32 characters)',
@@ -270,6 +292,19 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       maxBytes: e.CACHE_MAX_BYTES,
       exposeMetadata: e.NODE_ENV === 'development',
     } as const,
+    /** Persisted operations (src/persisted/); see README.md, "Persisted operations". */
+    persisted: {
+      apq: e.APQ,
+      redisUrl: e.REDIS_URL,
+      redisPrefix: e.APQ_REDIS_PREFIX,
+      maxEntries: e.APQ_MAX_ENTRIES,
+      maxBytes: e.APQ_MAX_BYTES,
+      maxDocumentBytes: e.APQ_MAX_DOCUMENT_BYTES,
+      ttlMs: e.APQ_TTL_S * 1000,
+      trustedDocuments,
+      /** Only trusted documents run: always in production when a manifest is configured. */
+      trustedOnly: trustedDocuments.length > 0 && (production || e.TRUSTED_DOCUMENTS_ONLY === true),
+    },
     maxQueryDepth: e.MAX_QUERY_DEPTH,
     /** Compile repeated operations with graphql-jit (src/execution/jit.ts). */
     jit: e.GRAPHQL_JIT,

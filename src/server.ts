@@ -109,6 +109,7 @@ async function main() {
     app.metrics.stop();
     await app.cache?.close().catch(() => {});
     await app.services.auth?.close().catch(() => {});
+    await app.persisted.close().catch(() => {});
     await app.profiling.stop().catch(() => {});
     await prisma.$disconnect().catch(() => {});
     await pool.end().catch(() => {});

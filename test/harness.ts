@@ -162,6 +162,7 @@ export async function createTestApp(
       await app.profiling.stop();
       await app.cache?.close();
       await app.services.auth?.close();
+      await app.persisted.close();
       await prisma.$disconnect().catch(() => {});
       await pool.end().catch(() => {});
     },

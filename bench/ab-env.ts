@@ -1,0 +1,184 @@
+/**
+ * A/B of two server settings on the same code: starts two production servers that differ only
+ * in the environment given with --a and --b, and alternates short load runs (A B B A A B ...)
+ * of one scenario, reporting per side the median req/s and the server's CPU time per request
+ * (from /proc, user + system), and the B/A ratios. CPU per request is the figure a busy shared
+ * machine moves least.
+ *
+ *   node --import tsx bench/ab-env.ts --scenario feed --a GRAPHQL_JIT=false --b GRAPHQL_JIT=true
+ *     [--rounds 6] [--seconds 5] [--connections 16] [--db postline_bench_50000] [--node <bin>]
+ */
+import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { processCpuSeconds } from './lib/cpu.ts';
+import { DEEP_PAGE, FEED, NODE, PLATFORMS, STATUSES, TYPENAME } from './lib/queries.ts';
+import { BENCH_METRICS_TOKEN, freePort } from './lib/server.ts';
+
+const { values } = parseArgs({
+  options: {
+    scenario: { type: 'string', default: 'feed' },
+    seconds: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '6' },
+    connections: { type: 'string', default: '16' },
+    db: { type: 'string', default: 'postline_bench_50000' },
+    node: { type: 'string', default: process.execPath },
+    a: { type: 'string', multiple: true, default: [] },
+    b: { type: 'string', multiple: true, default: [] },
+    env: { type: 'string', multiple: true, default: [] },
+    entry: { type: 'string', default: 'src/server.ts' },
+  },
+});
+
+const root = path.resolve(import.meta.dirname, '..');
+const envOf = (list: string[]) =>
+  Object.fromEntries(list.map((kv) => kv.split(/=(.*)/s).slice(0, 2)));
+
+async function start(extra: Record<string, string>) {
+  const port = await freePort();
+  const entry = values.entry as string;
+  const args = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry];
+  const child = spawn(values.node as string, args, {
+    cwd: root,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'error',
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: `postgresql://postgres@127.0.0.1:5432/${values.db}`,
+      JWT_SECRET: 'ab-env-secret-ab-env-secret-ab-env-0123',
+      METRICS_TOKEN: BENCH_METRICS_TOKEN,
+      RESPONSE_CACHE: 'off',
+      WORKER_MODE: 'separate',
+      SEED_ON_START: 'false',
+      DB_POOL_SIZE: '10',
+      DB_POOL_MAX_OVERFLOW: '10',
+      ...envOf(values.env ?? []),
+      ...extra,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/health`)).ok) break;
+    } catch {}
+    if (i > 900) throw new Error('server did not start');
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return { child, base };
+}
+
+const servers = { A: await start(envOf(values.a ?? [])), B: await start(envOf(values.b ?? [])) };
+
+async function gql(base: string, query: string, variables: object, token?: string) {
+  const res = await fetch(`${base}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  return (await res.json()) as { data: any; errors?: unknown[] };
+}
+
+const tokens: Record<string, string> = {};
+for (const [name, s] of Object.entries(servers)) {
+  tokens[name] = (
+    await gql(
+      s.base,
+      'mutation($e: String!, $p: String!) { login(input: { email: $e, password: $p }) { token } }',
+      { e: 'admin@postline.dev', p: 'postline-demo' },
+    )
+  ).data.login.token;
+}
+const ids = (
+  await gql(servers.A.base, '{ posts(first: 100) { edges { node { id } } } }', {}, tokens.A)
+).data.posts.edges.map((e: { node: { id: string } }) => e.node.id) as string[];
+const deepCursor = (
+  await gql(servers.A.base, '{ posts(first: 1, offset: 1000) { edges { cursor } } }', {}, tokens.A)
+).data.posts.edges[0].cursor as string;
+
+const bodies: string[] = [];
+for (let i = 0; i < 36; i++) {
+  const s = values.scenario;
+  const [query, variables] =
+    s === 'typename'
+      ? [TYPENAME, {}]
+      : s === 'node'
+        ? [NODE, { id: ids[i % ids.length] }]
+        : s === 'deep'
+          ? [DEEP_PAGE, { after: deepCursor, field: 'CREATED_AT' }]
+          : [
+              FEED,
+              { status: STATUSES[i % 6], platform: PLATFORMS[Math.floor(i / 6) % 6], first: 20 },
+            ];
+  bodies.push(JSON.stringify({ query, variables }));
+}
+
+const autocannon = createRequire(import.meta.url)('autocannon');
+async function run(name: 'A' | 'B', seconds: number) {
+  const s = servers[name];
+  let n = 0;
+  const before = processCpuSeconds(s.child.pid as number) ?? 0;
+  const result = await new Promise<{ requests: { total: number }; non2xx: number; errors: number }>(
+    (resolve, reject) =>
+      autocannon(
+        {
+          url: `${s.base}/graphql`,
+          method: 'POST',
+          connections: Number(values.connections),
+          duration: seconds,
+          headers: {
+            'content-type': 'application/json',
+            ...(values.scenario === 'typename' ? {} : { authorization: `Bearer ${tokens[name]}` }),
+          },
+          requests: [
+            { setupRequest: (req: object) => ({ ...req, body: bodies[n++ % bodies.length] }) },
+          ],
+        },
+        (err: Error | null, res: never) => (err ? reject(err) : resolve(res)),
+      ),
+  );
+  const cpu = (processCpuSeconds(s.child.pid as number) ?? 0) - before;
+  const requests = result.requests.total;
+  return {
+    rps: requests / seconds,
+    cpuMs: (cpu * 1000) / Math.max(1, requests),
+    bad: result.non2xx + result.errors,
+  };
+}
+
+// Warm both (jit compiles, statements prepare).
+await run('A', 2);
+await run('B', 2);
+const res: Record<'A' | 'B', { rps: number; cpuMs: number; bad: number }[]> = { A: [], B: [] };
+const rounds = Number(values.rounds);
+for (let r = 0; r < rounds; r++) {
+  const order: ('A' | 'B')[] = r % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
+  for (const side of order) {
+    const x = await run(side, Number(values.seconds));
+    res[side].push(x);
+    process.stdout.write(
+      `round ${r + 1} ${side}: ${x.rps.toFixed(0)} req/s, ${x.cpuMs.toFixed(3)} ms CPU/req${x.bad ? `, ${x.bad} bad` : ''}\n`,
+    );
+  }
+}
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+const mA = { rps: median(res.A.map((x) => x.rps)), cpu: median(res.A.map((x) => x.cpuMs)) };
+const mB = { rps: median(res.B.map((x) => x.rps)), cpu: median(res.B.map((x) => x.cpuMs)) };
+process.stdout.write(
+  `\n${values.scenario}, ${rounds} rounds of ${values.seconds} s, ${values.connections} connections\n` +
+    `A (${(values.a ?? []).join(' ') || 'defaults'}): ${mA.rps.toFixed(0)} req/s, ${mA.cpu.toFixed(3)} ms CPU/req\n` +
+    `B (${(values.b ?? []).join(' ') || 'defaults'}): ${mB.rps.toFixed(0)} req/s, ${mB.cpu.toFixed(3)} ms CPU/req\n` +
+    `B/A: req/s ${(mB.rps / mA.rps).toFixed(2)}x, CPU/req ${(mB.cpu / mA.cpu).toFixed(2)}x\n`,
+);
+servers.A.child.kill('SIGTERM');
+servers.B.child.kill('SIGTERM');
