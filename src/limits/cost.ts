@@ -19,7 +19,6 @@
  * spread 2^22 times through nested fragments costs 23 fragment visits, not 2^22.
  */
 import {
-  type ArgumentNode,
   type DocumentNode,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -31,7 +30,9 @@ import {
   isObjectType,
   Kind,
   type OperationDefinitionNode,
+  SchemaMetaFieldDef,
   type SelectionSetNode,
+  TypeMetaFieldDef,
   type ValueNode,
 } from 'graphql';
 import { DEFAULT_PAGE_SIZE, MAX_OFFSET, MAX_PAGE_SIZE } from '../schema/connection.ts';
@@ -46,12 +47,18 @@ export interface Chain {
   path: string[];
 }
 
+/** A variable the cost depends on, and how it is read. */
+export interface CostInput {
+  name: string;
+  role: 'page' | 'offset' | 'length';
+}
+
 export interface OperationCost {
   cost: number;
-  /** The largest product of multipliers on one path (null when nothing multiplies). */
+  /** The largest product of multipliers on one path; only computed with `explain`. */
   chain: Chain | null;
-  /** Whether a multiplier came from a variable (then the cost depends on the request). */
-  usesVariables: boolean;
+  /** The variables the cost depends on (none: the cost is the document's alone). */
+  inputs: CostInput[];
 }
 
 /**
@@ -63,6 +70,43 @@ interface SetCost {
   perItem: number;
   chain: Chain | null;
   itemChain: Chain | null;
+}
+
+const EMPTY: SetCost = Object.freeze({ flat: 0, perItem: 0, chain: null, itemChain: null });
+
+/** Page size as the resolver uses it: null when absent, clamped to 0..100. */
+export function pageValue(v: unknown): number | null {
+  if (typeof v === 'number' && Number.isFinite(v)) {
+    return Math.min(MAX_PAGE_SIZE, Math.max(0, Math.trunc(v)));
+  }
+  // Not a number: the resolver refuses it; assume the worst meanwhile.
+  return v == null ? null : MAX_PAGE_SIZE;
+}
+
+export function offsetValue(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v)
+    ? Math.min(MAX_OFFSET, Math.max(0, Math.trunc(v)))
+    : 0;
+}
+
+/** A list argument's length (`nodes(ids:)`); a single value counts one, as graphql-js coerces. */
+export function lengthValue(v: unknown): number {
+  if (Array.isArray(v)) return v.length;
+  return v == null ? 0 : 1;
+}
+
+/**
+ * What of the request's variables the cost depends on, as a string: two requests with the same
+ * key have the same cost (callers cache by it).
+ */
+export function inputKey(inputs: readonly CostInput[], variables: Record<string, unknown>): string {
+  let key = '';
+  for (const { name, role } of inputs) {
+    const v = variables[name];
+    const n = role === 'page' ? pageValue(v) : role === 'offset' ? offsetValue(v) : lengthValue(v);
+    key += `${n},`;
+  }
+  return key;
 }
 
 interface SchemaInfo {
@@ -100,21 +144,24 @@ function maxChain(a: Chain | null, b: Chain | null): Chain | null {
 class CostWalk {
   readonly #schema: GraphQLSchema;
   readonly #info: SchemaInfo;
+  readonly #explain: boolean;
   readonly #fragments = new Map<string, FragmentDefinitionNode>();
   readonly #memo = new Map<string, SetCost>();
   readonly #variables: Record<string, unknown>;
   readonly #defaults = new Map<string, ValueNode>();
-  usesVariables = false;
+  readonly inputs: CostInput[] = [];
 
   constructor(
     schema: GraphQLSchema,
     document: DocumentNode,
     operation: OperationDefinitionNode,
     variables: Record<string, unknown>,
+    explain: boolean,
   ) {
     this.#schema = schema;
     this.#info = infoFor(schema);
     this.#variables = variables;
+    this.#explain = explain;
     for (const def of document.definitions) {
       if (def.kind === Kind.FRAGMENT_DEFINITION) this.#fragments.set(def.name.value, def);
     }
@@ -124,20 +171,21 @@ class CostWalk {
   }
 
   /** The raw value of an argument: a literal, or the variable's value (or its default). */
-  #argValue(args: readonly ArgumentNode[] | undefined, name: string): unknown {
-    const arg = args?.find((a) => a.name.value === name);
-    if (!arg) return undefined;
-    return this.#value(arg.value);
+  #arg(field: FieldNode, name: string, role: CostInput['role']): unknown {
+    const arg = field.arguments?.find((a) => a.name.value === name);
+    return arg ? this.#value(arg.value, role) : undefined;
   }
 
-  #value(node: ValueNode): unknown {
+  #value(node: ValueNode, role: CostInput['role']): unknown {
     switch (node.kind) {
       case Kind.VARIABLE: {
-        this.usesVariables = true;
         const name = node.name.value;
+        if (!this.inputs.some((i) => i.name === name && i.role === role)) {
+          this.inputs.push({ name, role });
+        }
         if (this.#variables[name] !== undefined) return this.#variables[name];
         const fallback = this.#defaults.get(name);
-        return fallback ? this.#value(fallback) : undefined;
+        return fallback ? this.#value(fallback, role) : undefined;
       }
       case Kind.INT:
         return Number(node.value);
@@ -150,46 +198,18 @@ class CostWalk {
     }
   }
 
-  /** Page size as the resolver will use it: 20 when absent, clamped to 0..100. */
-  #pageSize(field: FieldNode): { size: number; label: string } {
-    const first = this.#argValue(field.arguments, 'first');
-    const last = this.#argValue(field.arguments, 'last');
-    const pick = (v: unknown) =>
-      typeof v === 'number' && Number.isFinite(v)
-        ? Math.min(MAX_PAGE_SIZE, Math.max(0, Math.trunc(v)))
-        : v == null
-          ? null
-          : MAX_PAGE_SIZE; // not a number: the resolver refuses it; assume the worst
-    const f = pick(first);
-    const l = pick(last);
-    const size = f === null && l === null ? DEFAULT_PAGE_SIZE : Math.max(f ?? 0, l ?? 0);
-    const arg = f !== null ? 'first' : l !== null ? 'last' : null;
-    return { size, label: arg ? `${arg}: ${size}` : `${size} by default` };
-  }
-
-  #offset(field: FieldNode): number {
-    const v = this.#argValue(field.arguments, 'offset');
-    return typeof v === 'number' && Number.isFinite(v)
-      ? Math.min(MAX_OFFSET, Math.max(0, Math.trunc(v)))
-      : 0;
-  }
-
-  /** `nodes(ids:)`: a list literal's length, a variable's array length (a single value is one). */
-  #listLength(field: FieldNode, name: string): number {
-    const v = this.#argValue(field.arguments, name);
-    if (Array.isArray(v)) return v.length;
-    return v == null ? 0 : 1;
-  }
-
   operation(op: OperationDefinitionNode): OperationCost {
     const root = this.#schema.getRootType(op.operation);
-    if (!root) return { cost: 0, chain: null, usesVariables: false };
+    if (!root) return { cost: 0, chain: null, inputs: [] };
     const set = this.#set(op.selectionSet, root);
-    return { cost: set.flat, chain: set.chain, usesVariables: this.usesVariables };
+    return { cost: set.flat, chain: set.chain, inputs: this.inputs };
   }
 
   #set(selectionSet: SelectionSetNode, type: GraphQLNamedType): SetCost {
-    const result: SetCost = { flat: 0, perItem: 0, chain: null, itemChain: null };
+    let flat = 0;
+    let perItem = 0;
+    let chain: Chain | null = null;
+    let itemChain: Chain | null = null;
     const connection = this.#info.connections.has(type.name);
     for (const sel of selectionSet.selections) {
       let part: SetCost;
@@ -204,12 +224,14 @@ class CostWalk {
       } else {
         part = this.#fragment(sel.name.value);
       }
-      result.flat += part.flat;
-      result.perItem += part.perItem;
-      result.chain = maxChain(result.chain, part.chain);
-      result.itemChain = maxChain(result.itemChain, part.itemChain);
+      flat += part.flat;
+      perItem += part.perItem;
+      if (this.#explain) {
+        chain = maxChain(chain, part.chain);
+        itemChain = maxChain(itemChain, part.itemChain);
+      }
     }
-    return result;
+    return { flat, perItem, chain, itemChain };
   }
 
   #fragment(name: string): SetCost {
@@ -225,6 +247,9 @@ class CostWalk {
   }
 
   #fieldDef(type: GraphQLNamedType, name: string): GraphQLField<unknown, unknown> | undefined {
+    // Introspection's entry points are not among the root type's fields.
+    if (name === '__schema') return SchemaMetaFieldDef;
+    if (name === '__type') return TypeMetaFieldDef;
     return isObjectType(type) || isInterfaceType(type) ? type.getFields()[name] : undefined;
   }
 
@@ -241,56 +266,65 @@ class CostWalk {
     const field = this.#fieldDef(parent, name);
     const weight =
       name === 'totalCount' && this.#info.connections.has(parent.name) ? TOTAL_COUNT_WEIGHT : 1;
-    if (!node.selectionSet || !field)
+    if (!node.selectionSet || !field) {
       return { flat: weight, perItem: 0, chain: null, itemChain: null };
+    }
     const type = getNamedType(field.type);
     const inner = this.#set(node.selectionSet, type);
-    const shown = node.alias ? `${node.alias.value}: ${name}` : name;
     let flat = weight + inner.flat;
     let chain = inner.chain;
+    // For the explanation: the multiplier here, and the chain below that it extends.
+    let factor = 1;
+    let below: Chain | null = null;
+    let label = '';
     if (this.#info.connections.has(type.name)) {
-      const { size, label } = this.#pageSize(node);
-      flat += this.#offset(node) + size * inner.perItem;
-      const factor = size * (inner.itemChain?.factor ?? 1);
-      if (factor > 1) {
-        const path = [`${shown}(${label})`, ...(inner.itemChain?.path ?? [])];
-        chain = maxChain(chain, { factor, path });
+      const first = pageValue(this.#arg(node, 'first', 'page'));
+      const last = pageValue(this.#arg(node, 'last', 'page'));
+      const size =
+        first === null && last === null ? DEFAULT_PAGE_SIZE : Math.max(first ?? 0, last ?? 0);
+      flat += offsetValue(this.#arg(node, 'offset', 'offset')) + size * inner.perItem;
+      if (this.#explain) {
+        below = inner.itemChain;
+        factor = size * (below?.factor ?? 1);
+        const arg = first !== null ? 'first' : last !== null ? 'last' : null;
+        label = arg ? `(${arg}: ${size})` : `(${size} by default)`;
       }
     } else if (name === 'nodes' && field.args.some((a) => a.name === 'ids')) {
-      const n = this.#listLength(node, 'ids');
+      const n = lengthValue(this.#arg(node, 'ids', 'length'));
       flat = weight + n * inner.flat;
-      const factor = n * (inner.chain?.factor ?? 1);
-      if (factor > 1) {
-        chain = maxChain(chain, {
-          factor,
-          path: [`${shown}(ids: ${n} IDs)`, ...(inner.chain?.path ?? [])],
-        });
+      if (this.#explain) {
+        below = inner.chain;
+        factor = n * (below?.factor ?? 1);
+        label = `(ids: ${n} IDs)`;
       }
+    }
+    if (factor > 1) {
+      const shown = node.alias ? `${node.alias.value}: ${name}` : name;
+      chain = maxChain(chain, { factor, path: [`${shown}${label}`, ...(below?.path ?? [])] });
     }
     return { flat, perItem: 0, chain, itemChain: null };
   }
 }
 
-const EMPTY: SetCost = Object.freeze({ flat: 0, perItem: 0, chain: null, itemChain: null });
-
 /**
- * The cost of the operation `operationName` (or the document's only operation) with these
- * raw request variables. Null when the operation cannot be chosen (execution reports that).
+ * The cost of the operation `operationName` (or the document's only operation) with these raw
+ * request variables; `explain` also finds the chain of multipliers for an error message. Null
+ * when the operation cannot be chosen (execution reports that).
  */
 export function operationCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   operationName: string | null | undefined,
   variables: Record<string, unknown> | null | undefined,
+  explain = false,
 ): OperationCost | null {
-  const operations = document.definitions.filter(
-    (d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION,
-  );
-  const operation = operationName
-    ? operations.find((o) => o.name?.value === operationName)
-    : operations.length === 1
-      ? operations[0]
-      : undefined;
-  if (!operation) return null;
-  return new CostWalk(schema, document, operation, variables ?? {}).operation(operation);
+  let operation: OperationDefinitionNode | undefined;
+  let count = 0;
+  for (const def of document.definitions) {
+    if (def.kind !== Kind.OPERATION_DEFINITION) continue;
+    count++;
+    if (operationName ? def.name?.value === operationName : count === 1) operation = def;
+  }
+  if (!operation || (!operationName && count > 1)) return null;
+  return new CostWalk(schema, document, operation, variables ?? {}, explain).operation(operation);
 }

@@ -8,7 +8,8 @@
  *    each visits a fragment once). Yoga caches validation per document, so a repeated
  *    document is not walked again;
  * 3. cost, as execution starts (before any resolver), per request: it depends on the
- *    variables (`first: $n`). See cost.ts for the model and why it is Postline's own.
+ *    variables (`first: $n`). A document is walked once per distinct page sizes and cached.
+ *    See cost.ts for the model and why it is Postline's own.
  *
  * Every refusal is a GraphQLError with `extensions: { code: 'QUERY_TOO_COMPLEX', rule, limit,
  * value }` and HTTP 400; nothing has executed, so no SQL has run.
@@ -25,7 +26,7 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { type OperationCost, operationCost } from './cost.ts';
+import { type CostInput, inputKey, type OperationCost, operationCost } from './cost.ts';
 
 export interface QueryLimits {
   /** Deepest field nesting (MAX_QUERY_DEPTH); introspection (`__schema`) is not counted. */
@@ -119,28 +120,48 @@ function costError(cost: OperationCost, limit: number): GraphQLError {
 
 const TOKEN_ERROR = /contains more th(?:at|an) \d+ tokens/;
 
-/**
- * Costs of operations whose multipliers are all literals, per parsed document (Yoga's parser
- * cache hands out the same DocumentNode for the same text), so those are walked once.
- */
-const constantCosts = new WeakMap<DocumentNode, Map<string, OperationCost | null>>();
+/** Costs per parsed document and operation, by the variables they depend on. */
+interface CostEntry {
+  inputs: readonly CostInput[];
+  /** inputKey(...) -> cost; bounded, so varying `first` cannot grow it without end. */
+  byKey: Map<string, number>;
+}
+const MAX_KEYS_PER_OPERATION = 128;
 
-function costOf(
+/**
+ * The cost, walked once per document, operation and distinct page sizes (Yoga's parser cache
+ * hands out the same DocumentNode for the same text, and the entries go with it).
+ */
+const costCache = new WeakMap<DocumentNode, Map<string, CostEntry | null>>();
+
+export function cachedCost(
   schema: GraphQLSchema,
   document: DocumentNode,
   operationName: string | null | undefined,
   variables: Record<string, unknown> | null | undefined,
-): OperationCost | null {
-  const key = operationName ?? '';
-  const cached = constantCosts.get(document)?.get(key);
+): number | null {
+  const vars = variables ?? {};
+  let byOperation = costCache.get(document);
+  const entry = byOperation?.get(operationName ?? '');
+  if (entry === null) return null;
+  const key = entry ? inputKey(entry.inputs, vars) : '';
+  const cached = entry?.byKey.get(key);
   if (cached !== undefined) return cached;
-  const cost = operationCost(schema, document, operationName, variables);
-  if (!cost?.usesVariables) {
-    const byName = constantCosts.get(document) ?? new Map<string, OperationCost | null>();
-    byName.set(key, cost);
-    constantCosts.set(document, byName);
+  const cost = operationCost(schema, document, operationName, vars);
+  if (!byOperation) {
+    byOperation = new Map();
+    costCache.set(document, byOperation);
   }
-  return cost;
+  if (!cost) {
+    byOperation.set(operationName ?? '', null);
+    return null;
+  }
+  const fresh = entry ?? { inputs: cost.inputs, byKey: new Map<string, number>() };
+  if (fresh.byKey.size < MAX_KEYS_PER_OPERATION) {
+    fresh.byKey.set(entry ? key : inputKey(cost.inputs, vars), cost.cost);
+  }
+  byOperation.set(operationName ?? '', fresh);
+  return cost.cost;
 }
 
 export function queryLimitsPlugin(limits: QueryLimits): Plugin {
@@ -186,9 +207,17 @@ export function queryLimitsPlugin(limits: QueryLimits): Plugin {
     };
     setResultAndStopExecution: (result: { errors: GraphQLError[] }) => void;
   }) => {
-    const cost = costOf(args.schema, args.document, args.operationName, args.variableValues);
-    if (cost && cost.cost > limits.cost) {
-      setResultAndStopExecution({ errors: [costError(cost, limits.cost)] });
+    const cost = cachedCost(args.schema, args.document, args.operationName, args.variableValues);
+    if (cost !== null && cost > limits.cost) {
+      // Walk again to explain which connection multiplied the cost (refusals only).
+      const explained = operationCost(
+        args.schema,
+        args.document,
+        args.operationName,
+        args.variableValues,
+        true,
+      );
+      if (explained) setResultAndStopExecution({ errors: [costError(explained, limits.cost)] });
     }
   };
   return {
