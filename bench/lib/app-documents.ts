@@ -7,7 +7,19 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { getIntrospectionQuery, Kind, parse, print } from 'graphql';
+import {
+  type GraphQLInputType,
+  type GraphQLSchema,
+  getIntrospectionQuery,
+  isEnumType,
+  isListType,
+  isNonNullType,
+  Kind,
+  type NamedTypeNode,
+  parse,
+  print,
+  typeFromAST,
+} from 'graphql';
 import * as queries from './queries.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -77,19 +89,34 @@ function lineOf(text: string, index: number): number {
 }
 
 /**
- * Variables that make an operation as expensive as it can be: page sizes at 100, IDs and
- * strings as placeholders (resolvers refuse them; the limits are checked before).
+ * Variables that make an operation as expensive as it can be: page sizes (every `Int`) at 100,
+ * lists of 100, enums at their first value, dates now, IDs and strings as placeholders that
+ * resolvers refuse (the limits are checked before any resolver runs). Uploads stay null.
  */
-export function worstCaseVariables(query: string): Record<string, unknown> {
+export function worstCaseVariables(query: string, schema: GraphQLSchema): Record<string, unknown> {
   const vars: Record<string, unknown> = {};
   const op = parse(query).definitions.find((d) => d.kind === Kind.OPERATION_DEFINITION);
   if (op?.kind !== Kind.OPERATION_DEFINITION) return vars;
+  const sample = (type: GraphQLInputType): unknown => {
+    if (isNonNullType(type)) return sample(type.ofType);
+    if (isListType(type)) return Array.from({ length: 100 }, () => sample(type.ofType));
+    if (isEnumType(type)) return type.getValues()[0]?.value;
+    switch (type.name) {
+      case 'Int':
+        return 100;
+      case 'DateTime':
+        return new Date().toISOString();
+      case 'Date':
+        return new Date().toISOString().slice(0, 10);
+      case 'Upload':
+        return null;
+      default:
+        return 'x';
+    }
+  };
   for (const v of op.variableDefinitions ?? []) {
-    const name = v.variable.name.value;
-    const type = print(v.type);
-    if (type.startsWith('Int')) vars[name] = 100;
-    else if (type.startsWith('[')) vars[name] = Array.from({ length: 100 }, () => 'x');
-    else vars[name] = 'x';
+    const type = typeFromAST(schema, v.type as NamedTypeNode) as GraphQLInputType | undefined;
+    if (type) vars[v.variable.name.value] = sample(type);
   }
   return vars;
 }

@@ -116,6 +116,11 @@ interface SchemaInfo {
 
 const schemaInfo = new WeakMap<GraphQLSchema, SchemaInfo>();
 
+/** Reads the schema's connection types; done at start-up so no request pays it (~100 ms). */
+export function prepareCostSchema(schema: GraphQLSchema): void {
+  infoFor(schema);
+}
+
 function infoFor(schema: GraphQLSchema): SchemaInfo {
   let info = schemaInfo.get(schema);
   if (info) return info;

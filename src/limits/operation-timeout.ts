@@ -12,10 +12,11 @@ import type { Plugin } from 'graphql-yoga';
 import type { QueryLog } from '../db/query-log.ts';
 import { abortRequestSql } from '../db/request-connections.ts';
 import type { Logger } from '../observability/logger.ts';
+import { fmt } from './query-limits.ts';
 
 export function operationTimeout(limitMs: number): GraphQLError {
   return new GraphQLError(
-    `The operation did not finish within ${limitMs.toLocaleString('en-US')} ms and was cancelled. ` +
+    `The operation did not finish within ${fmt(limitMs)} ms and was cancelled. ` +
       'Ask for less (smaller pages, fewer fields) or narrow the filters, then retry.',
     { extensions: { code: 'OPERATION_TIMEOUT', limit: limitMs } },
   );

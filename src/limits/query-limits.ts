@@ -26,7 +26,13 @@ import {
   type ValidationRule,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { type CostInput, inputKey, type OperationCost, operationCost } from './cost.ts';
+import {
+  type CostInput,
+  inputKey,
+  type OperationCost,
+  operationCost,
+  prepareCostSchema,
+} from './cost.ts';
 
 export interface QueryLimits {
   /** Deepest field nesting (MAX_QUERY_DEPTH); introspection (`__schema`) is not counted. */
@@ -60,8 +66,11 @@ export function queryTooComplex(
   });
 }
 
-const fmt = (n: number) =>
-  n > Number.MAX_SAFE_INTEGER ? 'more than 9,007,199,254,740,991' : n.toLocaleString('en-US');
+/** 4194304 -> "4,194,304" (without Intl, whose first use costs tens of milliseconds). */
+export function fmt(n: number): string {
+  if (n > Number.MAX_SAFE_INTEGER) return 'more than 9,007,199,254,740,991';
+  return String(Math.trunc(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
 
 const ADVICE: Record<
   Exclude<LimitRule, 'cost' | 'tokens'>,
@@ -221,6 +230,9 @@ export function queryLimitsPlugin(limits: QueryLimits): Plugin {
     }
   };
   return {
+    onSchemaChange({ schema }) {
+      prepareCostSchema(schema);
+    },
     onParse({ setParseFn }) {
       setParseFn(tokenLimited);
     },
