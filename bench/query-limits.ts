@@ -150,3 +150,46 @@ out(
 out(
   `- the same with the page size varying over 1..100: ${perCall((i) => cachedCost(schema, feed, 'Feed', { ...vars, first: (i % 100) + 1 }))}`,
 );
+
+out();
+out('## Per-request CPU through Yoga, `{ __typename }` (no database; alternating rounds)');
+{
+  const { createYoga } = await import('graphql-yoga');
+  const { queryLimitsPlugin } = await import('../src/limits/query-limits.ts');
+  const { operationTimeoutPlugin } = await import('../src/limits/operation-timeout.ts');
+  const variants = {
+    without: createYoga({ schema, logging: false }),
+    with: createYoga({
+      schema,
+      logging: false,
+      plugins: [queryLimitsPlugin(limits), operationTimeoutPlugin(10_000)],
+    }),
+  };
+  const body = JSON.stringify({ query: '{ __typename }' });
+  const run = async (yoga: (typeof variants)['with'], n: number) => {
+    const start = process.cpuUsage();
+    for (let i = 0; i < n; i++) {
+      const res = await yoga.fetch('http://bench/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      await res.text();
+    }
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / n;
+  };
+  const samples: Record<string, number[]> = { without: [], with: [] };
+  for (const yoga of Object.values(variants)) await run(yoga, 500);
+  for (let round = 0; round < 7; round++) {
+    for (const [name, yoga] of Object.entries(variants)) {
+      samples[name]?.push(await run(yoga, 2000));
+    }
+  }
+  const w = median(samples.with ?? []);
+  const wo = median(samples.without ?? []);
+  out(
+    `without the limits: ${wo.toFixed(1)} µs CPU per request; with: ${w.toFixed(1)} µs ` +
+      `(${(((w - wo) / wo) * 100).toFixed(1)}%), median of 7 rounds of 2,000`,
+  );
+}
