@@ -35,7 +35,7 @@ import {
   TypeMetaFieldDef,
   type ValueNode,
 } from 'graphql';
-import { DEFAULT_PAGE_SIZE, MAX_OFFSET, MAX_PAGE_SIZE } from '../schema/connection.ts';
+import { DEFAULT_PAGE_SIZE, MAX_OFFSET, MAX_PAGE_SIZE } from '../read/keyset.ts';
 
 /** A `totalCount` runs a count query: it weighs as much as a default page of rows. */
 export const TOTAL_COUNT_WEIGHT = DEFAULT_PAGE_SIZE;
