@@ -17,9 +17,9 @@ import { newQueryLog, runWithQueryLog } from './db/query-log.ts';
 import { serviceUnavailable } from './errors.ts';
 import { jitPlugin } from './execution/jit.ts';
 import type { RequestTiming } from './http-server.ts';
-import type { Logger } from './observability/logger.ts';
 import { operationTimeoutPlugin } from './limits/operation-timeout.ts';
 import { queryLimitsPlugin } from './limits/query-limits.ts';
+import type { Logger } from './observability/logger.ts';
 import {
   boundedOperation,
   createMetrics,
