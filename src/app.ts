@@ -14,12 +14,13 @@ import { ResponseCache } from './cache/response-cache.ts';
 import type { Context, Services } from './context.ts';
 import { migrationStatus } from './db/migrations.ts';
 import { newQueryLog, runWithQueryLog } from './db/query-log.ts';
-import { depthLimitPlugin } from './depth-limit.ts';
 import { serviceUnavailable } from './errors.ts';
 import { jitPlugin, withLocationNodes } from './execution/jit.ts';
 import { graphiqlAssetsPlugin, renderOfflineGraphiQL } from './http/graphiql.ts';
 import { multipartSubscriptionsPlugin } from './http/multipart-subscriptions.ts';
 import type { RequestTiming } from './http-server.ts';
+import { operationTimeoutPlugin } from './limits/operation-timeout.ts';
+import { queryLimitsPlugin } from './limits/query-limits.ts';
 import type { Logger } from './observability/logger.ts';
 import {
   boundedOperation,
@@ -308,15 +309,21 @@ export function createApp(services: Services): App {
       // Persisted operations turn an id into the query text, so they run before the response
       // cache keys on it: a hash-only request is cached and authorized like the full query.
       ...persisted.plugins,
-      // Refuses over-deep operations at validation (never reached by cache hits, which were
-      // validated when first computed).
-      depthLimitPlugin(config.maxQueryDepth),
+      // Query limits: tokens while parsing, depth/aliases/directives while validating, cost as
+      // execution starts, so every executed operation is checked and refused before any
+      // resolver or SQL. Before the response cache, so a refusal never reaches it; cache hits
+      // (answered before parsing) are responses of operations that passed these checks.
+      queryLimitsPlugin(config.queryLimits),
       // Repeated operations run compiled (graphql-jit). It replaces the execute function, so it
       // comes before every plugin that wraps execution (the response cache, SQL attribution).
       ...(config.jit ? [jitPlugin()] : []),
       // The response cache wraps execution: a hit skips everything below it.
       ...(cache ? cache.plugins() : []),
       sqlAttribution,
+      // Inside SQL attribution (it needs the request's query log, whose connections it cancels
+      // and whose further SQL it refuses) and inside the cache (a timed-out result has errors and
+      // is never stored). The pool enforces DB_POOL_MAX_PER_REQUEST through the same log.
+      operationTimeoutPlugin(config.operationTimeoutMs),
       // After SQL attribution: it reads the request's query log, so only executed operations
       // (never cache hits) are profiled; it adds `extensions.profile` after the cache stored
       // the result, to a copy.

@@ -70,6 +70,8 @@ const envSchema = z.object({
   DB_POOL_WAIT_WARN_MS: int(1000, 0, 600_000),
   DB_POOL_SATURATION_WARN_S: int(30, 0, 86_400),
   DB_STATEMENT_TIMEOUT_MS: int(30_000, 0, 86_400_000),
+  /** Unset: an eighth of DB_POOL_SIZE + DB_POOL_MAX_OVERFLOW, at least 2 (see loadConfig). */
+  DB_POOL_MAX_PER_REQUEST: int(0, 0, 1000),
   DB_APPLICATION_NAME: z.string().trim().min(1).max(63).default('postline'),
 
   JWT_SECRET: optionalString.refine(
@@ -116,6 +118,11 @@ const envSchema = z.object({
   TRUSTED_DOCUMENTS_ONLY: bool(null),
   MAX_QUERY_DEPTH: int(12, 2, 100),
   GRAPHQL_JIT: bool(true),
+  MAX_QUERY_COST: int(5000, 1, 100_000_000),
+  MAX_QUERY_ALIASES: int(15, 0, 100_000),
+  MAX_QUERY_TOKENS: int(1000, 50, 1_000_000),
+  MAX_QUERY_DIRECTIVES: int(50, 0, 100_000),
+  OPERATION_TIMEOUT_MS: int(10_000, 0, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
 
   WORKER_MODE: z.enum(['inline', 'separate']).default('inline'),
@@ -214,6 +221,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       'Invalid configuration:\n  TRUSTED_DOCUMENTS_ONLY: cannot be false in production; unset TRUSTED_DOCUMENTS to accept any operation',
     );
   }
+  const poolMax = e.DB_POOL_SIZE + e.DB_POOL_MAX_OVERFLOW;
+  if (e.DB_POOL_MAX_PER_REQUEST > poolMax) {
+    throw new ConfigError(
+      `Invalid configuration:\n  DB_POOL_MAX_PER_REQUEST: must be at most DB_POOL_SIZE + DB_POOL_MAX_OVERFLOW (${poolMax}), got ${e.DB_POOL_MAX_PER_REQUEST}`,
+    );
+  }
   if (production && !e.JWT_SECRET) {
     throw new ConfigError(
       'Invalid configuration:\n  JWT_SECRET: required in production (at least 32 characters)',
@@ -241,6 +254,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       prePingIdleMs: e.DB_POOL_PRE_PING_IDLE_MS,
       waitWarnMs: e.DB_POOL_WAIT_WARN_MS,
       saturationWarnS: e.DB_POOL_SATURATION_WARN_S,
+      maxPerRequest:
+        e.DB_POOL_MAX_PER_REQUEST || Math.min(poolMax, Math.max(2, Math.floor(poolMax / 8))),
       logEvents: !production,
     },
     /** Outside production a per-process secret is generated: tokens die with the process. */
@@ -305,9 +320,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       /** Only trusted documents run: always in production when a manifest is configured. */
       trustedOnly: trustedDocuments.length > 0 && (production || e.TRUSTED_DOCUMENTS_ONLY === true),
     },
-    maxQueryDepth: e.MAX_QUERY_DEPTH,
     /** Compile repeated operations with graphql-jit (src/execution/jit.ts). */
     jit: e.GRAPHQL_JIT,
+    /** Checked before an operation runs (src/limits/); see README.md, "Query limits". */
+    queryLimits: {
+      depth: e.MAX_QUERY_DEPTH,
+      cost: e.MAX_QUERY_COST,
+      aliases: e.MAX_QUERY_ALIASES,
+      tokens: e.MAX_QUERY_TOKENS,
+      directives: e.MAX_QUERY_DIRECTIVES,
+    },
+    /** A query or mutation running longer is cancelled, its SQL too (0: no limit). */
+    operationTimeoutMs: e.OPERATION_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     /** Background jobs (src/jobs/); see README.md, "Background jobs". */
     jobs: {

@@ -505,17 +505,20 @@ describe('CLIENT', () => {
   });
 
   it('sees only its own rows through nested connections', async () => {
-    const data = ok(
-      await t.gql(
+    // Every row of the client at once: 100-row pages on three levels, past the default cost limit.
+    const wide = await createTestApp({ MAX_QUERY_COST: '100000000' }, { url: t.url });
+    const res = await wide
+      .gql(
         `{ clients { edges { node { id projects(first: 100) { totalCount edges { node {
              client { id }
              posts(first: 100) { totalCount edges { node { client { id } } } }
              deliverables(first: 100) { totalCount edges { node { project { client { id } } } } }
            } } } } } } }`,
         {},
-        { as: CLIENT1 },
-      ),
-    );
+        { token: await t.tokenFor(CLIENT1) },
+      )
+      .finally(() => wide.close());
+    const data = ok(res);
     const mine = gid('Client', own);
     const projects = data.clients.edges[0].node.projects;
     const [{ n }] = await t.sql('SELECT count(*)::int n FROM projects WHERE client_id = $1', [own]);

@@ -9,8 +9,14 @@ describe('operation depth limit', () => {
     const deep = `{ posts(first: 1) { edges { node { project { posts(first: 1) { edges { node { title } } } } } } } }`;
     const res = await t.gql(deep, {}, { as: ADMIN });
     expect(res.data ?? null).toBeNull();
+    expect(res.status).toBe(400);
     expect(res.errors?.[0]?.message).toMatch(/nested 8 levels deep; the limit is 6/);
-    expect(res.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(res.errors?.[0]?.extensions).toEqual({
+      code: 'QUERY_TOO_COMPLEX',
+      rule: 'depth',
+      limit: 6,
+      value: 8,
+    });
     expect(t.lastStatements()).toEqual([]);
   });
 

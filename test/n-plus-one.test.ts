@@ -10,7 +10,9 @@ import { describe, expect, it } from 'vitest';
 import { ADMIN, CLIENT1 } from './fixtures.ts';
 import { gid, useTestApp } from './harness.ts';
 
-const t = await useTestApp();
+// These shapes count statements at page size 100 on every level (100 × 100 × 100 rows), far
+// past the default cost limit, which test/query-limits.test.ts covers.
+const t = await useTestApp({ MAX_QUERY_COST: '100000000' });
 
 interface Shape {
   query: string;

@@ -10,11 +10,15 @@
  * - counters: connections opened, closed (by reason), errored; acquire timeouts; pre-pings;
  * - warnings: a long acquire wait, or utilization above 90% for a sustained period (rate-limited);
  * - every client has an 'error' listener for its whole life, so a dropped connection can never
- *   surface as an unhandled 'error' event and crash the process.
+ *   surface as an unhandled 'error' event and crash the process;
+ * - per-request share: a GraphQL request (its query log) holds at most `maxPerRequest`
+ *   connections; its further checkouts wait for its own (request-connections.ts); once the
+ *   operation timed out, its checkouts and statements are refused.
  */
 import pg from 'pg';
 import { ConfigError } from '../config.ts';
 import { currentQueryLog, type QueryLog, recordStatement } from './query-log.ts';
+import { DISCARDED, RequestConnections } from './request-connections.ts';
 
 export interface PoolSettings {
   /** Connections kept open (warmed at start). */
@@ -36,6 +40,8 @@ export interface PoolSettings {
   saturationWarnS?: number;
   /** Log pool events (connect, remove, client errors) at debug level. Off in production. */
   logEvents?: boolean;
+  /** Connections one request may hold at once (default: the whole pool). */
+  maxPerRequest?: number;
 }
 
 /** The subset of a pino logger the pool uses. */
@@ -78,6 +84,8 @@ function queryText(arg: unknown): string {
   return '';
 }
 
+const ROLLBACK = /^\s*ROLLBACK\b/i;
+
 /** A pg client that reports each statement's duration and row count to the request's query log. */
 export class TimedClient extends pg.Client {
   // biome-ignore lint/suspicious/noExplicitAny: pg's overloaded query signature
@@ -89,6 +97,17 @@ export class TimedClient extends pg.Client {
       return (super.query as any)(...args);
     }
     const log: QueryLog | undefined = currentQueryLog();
+    // The operation ran out of time: refuse its SQL at once, except a ROLLBACK that ends its
+    // transaction (the connection is discarded afterwards anyway).
+    if (log?.aborted && !ROLLBACK.test(sql)) {
+      const err = log.aborted;
+      const last = args.length - 1;
+      if (typeof args[last] === 'function') {
+        process.nextTick(args[last], err);
+        return undefined;
+      }
+      return Promise.reject(err);
+    }
     const started = performance.now();
     const finish = (err: Error | null, res?: pg.QueryResult) => {
       const record = {
@@ -183,6 +202,9 @@ export class PostlinePool extends pg.Pool {
   #lastReleased = new WeakMap<pg.PoolClient, number>();
   #openedAt = new WeakMap<pg.PoolClient, number>();
   #broken = new WeakSet<pg.PoolClient>();
+  /** The request holding each checked-out connection (only requests with a query log). */
+  #owner = new WeakMap<pg.PoolClient, RequestConnections>();
+  #discarded = new WeakSet<pg.PoolClient>();
   #waits = new Float64Array(WAIT_SAMPLES);
   #waitCount = 0;
   #waitListeners = new Set<(ms: number) => void>();
@@ -222,6 +244,7 @@ export class PostlinePool extends pg.Pool {
       waitWarnMs: 1000,
       saturationWarnS: 30,
       logEvents: false,
+      maxPerRequest: s.size + s.maxOverflow,
       ...s,
     };
     this.#log = logger;
@@ -242,7 +265,14 @@ export class PostlinePool extends pg.Pool {
       events?.debug({ total: this.totalCount }, 'pool: connection opened');
     });
     this.on('release', (err, client) => {
-      if (err && !this.#broken.has(client)) {
+      const owner = this.#owner.get(client);
+      if (owner) {
+        this.#owner.delete(client);
+        owner.free(client);
+      }
+      if (err === DISCARDED) {
+        this.#discarded.add(client);
+      } else if (err && !this.#broken.has(client)) {
         this.#broken.add(client);
         this.#counts.errored++;
       }
@@ -252,7 +282,7 @@ export class PostlinePool extends pg.Pool {
       this.#counts.closed++;
       const age = Date.now() - (this.#openedAt.get(client) ?? Date.now());
       let reason: 'error' | 'lifetime' | 'idle' = 'idle';
-      if (this.#broken.has(client)) reason = 'error';
+      if (this.#broken.has(client) || this.#discarded.has(client)) reason = 'error';
       else if (s.maxLifetimeS > 0 && age >= s.maxLifetimeS * 1000 - 50) reason = 'lifetime';
       if (reason === 'error') this.#counts.closedError++;
       else if (reason === 'lifetime') this.#counts.closedLifetime++;
@@ -313,6 +343,44 @@ export class PostlinePool extends pg.Pool {
   async #acquire(): Promise<pg.PoolClient> {
     const started = performance.now();
     const deadline = started + this.settings.acquireTimeoutMs;
+    const log = currentQueryLog();
+    if (!log) return this.#acquireFromPool(started, deadline);
+    if (log.aborted) throw log.aborted;
+    log.connections ??= new RequestConnections(this.settings.maxPerRequest);
+    const share = log.connections;
+    if (!share.tryReserve()) {
+      try {
+        await share.wait(deadline, () => {
+          this.#counts.acquireTimeouts++;
+          return new PoolTimeoutError(
+            `${TIMEOUT_MESSAGE}: this request already holds ${share.limit} database connections ` +
+              `(DB_POOL_MAX_PER_REQUEST) and none came free within ${this.settings.acquireTimeoutMs} ms`,
+          );
+        });
+      } catch (err) {
+        this.#recordWait(performance.now() - started);
+        throw err;
+      }
+    }
+    let client: pg.PoolClient;
+    try {
+      client = await this.#acquireFromPool(started, deadline);
+    } catch (err) {
+      share.free();
+      throw err;
+    }
+    if (log.aborted) {
+      // Timed out while this checkout waited in the pool's queue.
+      share.free();
+      client.release();
+      throw log.aborted;
+    }
+    share.hold(client);
+    this.#owner.set(client, share);
+    return client;
+  }
+
+  async #acquireFromPool(started: number, deadline: number): Promise<pg.PoolClient> {
     for (;;) {
       const remaining = deadline - performance.now();
       let client: pg.PoolClient;

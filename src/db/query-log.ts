@@ -3,6 +3,7 @@
  * pg client can attribute each statement to the GraphQL request that caused it.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import type { RequestConnections } from './request-connections.ts';
 
 export interface StatementRecord {
   sql: string;
@@ -17,6 +18,10 @@ export interface QueryLog {
   keepText: boolean;
   count: number;
   totalMs: number;
+  /** The connections the request holds (set by the pool on its first checkout). */
+  connections?: RequestConnections;
+  /** Set when the operation ran out of time: its further SQL is refused with this error. */
+  aborted?: Error;
 }
 
 const storage = new AsyncLocalStorage<QueryLog>();

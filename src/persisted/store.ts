@@ -71,7 +71,8 @@ export class MemoryDocumentStore implements DocumentStore {
 
 /*
  * Redis layout under the prefix: `d:<hash>` the document (expires after the TTL), `i` a sorted
- * set of hashes scored by last use, `s` a hash of entry sizes, `b` the total size. Both scripts
+ * set of hashes scored by last use (milliseconds x 1000 plus a counter `q`, so uses within one
+ * millisecond keep their order), `s` a hash of entry sizes, `b` the total size. Both scripts
  * are atomic, so concurrent instances cannot push the store past its bounds.
  */
 const GET_SCRIPT = `
@@ -79,7 +80,9 @@ local prefix, hash, ttl, now = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARG
 local doc = redis.call('GET', prefix .. 'd:' .. hash)
 if doc then
   redis.call('PEXPIRE', prefix .. 'd:' .. hash, ttl)
-  redis.call('ZADD', prefix .. 'i', 'XX', now, hash)
+  -- microsecond-like scores from a counter: uses within one millisecond keep their order
+  local score = now * 1000 + redis.call('INCR', prefix .. 'q') % 1000
+  redis.call('ZADD', prefix .. 'i', 'XX', score, hash)
 end
 return doc`;
 
@@ -95,11 +98,11 @@ local function drop(h)
   redis.call('DECRBY', total, size)
 end
 -- entries unused for longer than the TTL have expired: forget their sizes (a bounded batch)
-for _, h in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', now - ttl, 'LIMIT', 0, 100)) do drop(h) end
+for _, h in ipairs(redis.call('ZRANGEBYSCORE', index, '-inf', (now - ttl) * 1000, 'LIMIT', 0, 100)) do drop(h) end
 if redis.call('HEXISTS', sizes, hash) == 1 then drop(hash) end
 local size = string.len(doc) + string.len(hash)
 redis.call('SET', prefix .. 'd:' .. hash, doc, 'PX', ttl)
-redis.call('ZADD', index, now, hash)
+redis.call('ZADD', index, now * 1000 + redis.call('INCR', prefix .. 'q') % 1000, hash)
 redis.call('HSET', sizes, hash, size)
 redis.call('INCRBY', total, size)
 while redis.call('ZCARD', index) > maxEntries or tonumber(redis.call('GET', total) or '0') > maxBytes do
