@@ -3,9 +3,20 @@ import type { ExecutionResult } from 'graphql';
 import type { StoreStats, TaggedStore } from './store.ts';
 
 interface Entry {
-  json: string;
+  /** The result, deep-frozen: every hit shares it, and nothing may change it. */
+  value: ExecutionResult;
+  /** Its size as JSON (UTF-16 code units x 2), for the byte bound. */
+  bytes: number;
   tags: string[];
   expiresAt: number;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 export class MemoryStore implements TaggedStore {
@@ -30,15 +41,22 @@ export class MemoryStore implements TaggedStore {
     }
     this.#entries.delete(key);
     this.#entries.set(key, entry);
-    return JSON.parse(entry.json) as ExecutionResult;
+    return entry.value;
   }
 
   async set(key: string, value: ExecutionResult, tags: Iterable<string>, ttlMs: number) {
+    // A copy through JSON: what is kept is exactly what a client received (no functions,
+    // symbols or shared objects), and its length is the entry's size.
     const json = JSON.stringify(value);
     const size = json.length * 2 + key.length * 2;
     if (size > this.maxBytes) return;
     this.#delete(key);
-    const entry: Entry = { json, tags: [...new Set(tags)], expiresAt: Date.now() + ttlMs };
+    const entry: Entry = {
+      value: deepFreeze(JSON.parse(json) as ExecutionResult),
+      bytes: size,
+      tags: [...new Set(tags)],
+      expiresAt: Date.now() + ttlMs,
+    };
     this.#entries.set(key, entry);
     this.#bytes += size;
     for (const tag of entry.tags) {
@@ -84,7 +102,7 @@ export class MemoryStore implements TaggedStore {
     const entry = this.#entries.get(key);
     if (!entry) return false;
     this.#entries.delete(key);
-    this.#bytes -= entry.json.length * 2 + key.length * 2;
+    this.#bytes -= entry.bytes;
     for (const tag of entry.tags) {
       const keys = this.#byTag.get(tag);
       keys?.delete(key);

@@ -11,8 +11,8 @@
  * - Sharing: with Redis, every instance reads and invalidates one store; with the in-memory
  *   store, invalidations are broadcast to other processes through PostgreSQL NOTIFY.
  */
-import { randomUUID } from 'node:crypto';
-import { defaultBuildResponseCacheKey } from '@envelop/response-cache';
+import { createHash, randomUUID } from 'node:crypto';
+import stableStringify from 'fast-json-stable-stringify';
 import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -289,10 +289,23 @@ export class ResponseCache {
       ttl: s.ttlMs.default,
       session: (request: Request) => visibilityScope(viewerForRequest(request) ?? null),
       enabled: (request: Request) => cacheable(request),
-      buildResponseCacheKey: async (params) => {
-        const key = await defaultBuildResponseCacheKey(params);
+      // The upstream plugin builds a key for every request before asking `enabled`; a request
+      // that cannot be cached gets none (no hashing), and the key is hashed synchronously
+      // (the upstream default goes through WebCrypto's async digest, a thread-pool job per
+      // request). Same inputs as the default: document, operation, variables, scope.
+      buildResponseCacheKey: (params) => {
         const request = (params as { request?: Request }).request;
-        if (request) this.#startKey(request, key);
+        if (!request || !cacheable(request)) return '';
+        const key = createHash('sha256')
+          .update(params.documentString)
+          .update('|')
+          .update(params.operationName ?? '')
+          .update('|')
+          .update(stableStringify(params.variableValues ?? {}))
+          .update('|')
+          .update(params.sessionId ?? '')
+          .digest('hex');
+        this.#startKey(request, key);
         return key;
       },
       ttlPerSchemaCoordinate: {
