@@ -6,6 +6,7 @@
  * machine moves least.
  *
  *   node --import tsx bench/ab-env.ts --scenario feed --a GRAPHQL_JIT=false --b GRAPHQL_JIT=true
+ *   node --import tsx bench/ab-env.ts --scenario typename --entry-a bench/bare-yoga.mjs
  *     [--rounds 6] [--seconds 5] [--connections 16] [--db postline_bench_50000] [--node <bin>]
  */
 import { spawn } from 'node:child_process';
@@ -28,6 +29,8 @@ const { values } = parseArgs({
     b: { type: 'string', multiple: true, default: [] },
     env: { type: 'string', multiple: true, default: [] },
     entry: { type: 'string', default: 'src/server.ts' },
+    'entry-a': { type: 'string' },
+    'entry-b': { type: 'string' },
   },
 });
 
@@ -35,9 +38,8 @@ const root = path.resolve(import.meta.dirname, '..');
 const envOf = (list: string[]) =>
   Object.fromEntries(list.map((kv) => kv.split(/=(.*)/s).slice(0, 2)));
 
-async function start(extra: Record<string, string>) {
+async function start(extra: Record<string, string>, entry: string) {
   const port = await freePort();
-  const entry = values.entry as string;
   const args = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry];
   const child = spawn(values.node as string, args, {
     cwd: root,
@@ -71,7 +73,10 @@ async function start(extra: Record<string, string>) {
   return { child, base };
 }
 
-const servers = { A: await start(envOf(values.a ?? [])), B: await start(envOf(values.b ?? [])) };
+const servers = {
+  A: await start(envOf(values.a ?? []), values['entry-a'] ?? (values.entry as string)),
+  B: await start(envOf(values.b ?? []), values['entry-b'] ?? (values.entry as string)),
+};
 
 async function gql(base: string, query: string, variables: object, token?: string) {
   const res = await fetch(`${base}/graphql`, {
@@ -87,6 +92,7 @@ async function gql(base: string, query: string, variables: object, token?: strin
 
 const tokens: Record<string, string> = {};
 for (const [name, s] of Object.entries(servers)) {
+  if (values.scenario === 'typename') break;
   tokens[name] = (
     await gql(
       s.base,
@@ -95,12 +101,23 @@ for (const [name, s] of Object.entries(servers)) {
     )
   ).data.login.token;
 }
-const ids = (
-  await gql(servers.A.base, '{ posts(first: 100) { edges { node { id } } } }', {}, tokens.A)
-).data.posts.edges.map((e: { node: { id: string } }) => e.node.id) as string[];
-const deepCursor = (
-  await gql(servers.A.base, '{ posts(first: 1, offset: 1000) { edges { cursor } } }', {}, tokens.A)
-).data.posts.edges[0].cursor as string;
+const ids =
+  values.scenario === 'typename'
+    ? []
+    : ((
+        await gql(servers.A.base, '{ posts(first: 100) { edges { node { id } } } }', {}, tokens.A)
+      ).data.posts.edges.map((e: { node: { id: string } }) => e.node.id) as string[]);
+const deepCursor =
+  values.scenario !== 'deep'
+    ? ''
+    : ((
+        await gql(
+          servers.A.base,
+          '{ posts(first: 1, offset: 1000) { edges { cursor } } }',
+          {},
+          tokens.A,
+        )
+      ).data.posts.edges[0].cursor as string);
 
 const bodies: string[] = [];
 for (let i = 0; i < 36; i++) {

@@ -12,8 +12,8 @@
  *   store, invalidations are broadcast to other processes through PostgreSQL NOTIFY.
  */
 import { createHash, randomUUID } from 'node:crypto';
-import stableStringify from 'fast-json-stable-stringify';
 import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
+import stableStringify from 'fast-json-stable-stringify';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type pg from 'pg';

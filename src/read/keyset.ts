@@ -16,7 +16,7 @@
  *
  * engine.ts wraps the page in the statement that also loads the rows and their relations.
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { Prisma } from '../db/prisma.ts';
 import { badInput } from '../errors.ts';
 import type { SortKey } from './model.ts';
@@ -72,14 +72,40 @@ export interface PlannedPage {
   binding: string;
 }
 
-let cursorSecret = 'postline-cursor';
-/** Cursors are signed so a tampered one is refused rather than silently re-interpreted. */
-export function setCursorSecret(secret: string): void {
-  cursorSecret = `cursor:${secret}`;
+/**
+ * HMAC-SHA256 with the key's pads computed once: the same bytes `createHmac` produces, in two
+ * one-shot hashes (a page signs up to 100 cursors; `createHmac` builds an object and re-derives
+ * the pads for each).
+ */
+class CursorSigner {
+  readonly #ipad: Buffer;
+  readonly #opad: Buffer;
+  constructor(key: string) {
+    let k = Buffer.from(key, 'utf8');
+    if (k.length > 64) k = hash('sha256', k, 'buffer');
+    const padded = Buffer.concat([k, Buffer.alloc(64 - k.length)]);
+    this.#ipad = Buffer.from(padded.map((b) => b ^ 0x36));
+    this.#opad = Buffer.from(padded.map((b) => b ^ 0x5c));
+  }
+  sign(body: string): string {
+    const inner = hash(
+      'sha256',
+      Buffer.concat([this.#ipad, Buffer.from(body, 'latin1')]),
+      'buffer',
+    );
+    return hash('sha256', Buffer.concat([this.#opad, inner]), 'base64url').slice(0, 16);
+  }
 }
 
+let signer = new CursorSigner('postline-cursor');
+/** Cursors are signed so a tampered one is refused rather than silently re-interpreted. */
+export function setCursorSecret(secret: string): void {
+  signer = new CursorSigner(`cursor:${secret}`);
+}
+
+/** The cursor's MAC: HMAC-SHA256 of its body, truncated to 96 bits (16 base64url characters). */
 function sign(body: string): string {
-  return createHmac('sha256', cursorSecret).update(body).digest('base64url').slice(0, 16);
+  return signer.sign(body);
 }
 
 export function encodeCursor(payload: CursorPayload): string {
