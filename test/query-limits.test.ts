@@ -11,6 +11,7 @@ import { onStatement, type QueryLog } from '../src/db/query-log.ts';
 import { schema } from '../src/schema/index.ts';
 import { ADMIN, CLIENT1 } from './fixtures.ts';
 import { createTestApp, type GqlResult, gid, type TestApp, useTestApp } from './harness.ts';
+import { baselineMs, expectResponsive, expectWithin } from './latency.ts';
 import { eventually } from './wait.ts';
 
 const t = await useTestApp();
@@ -47,13 +48,16 @@ async function sendWithBystander(
 ) {
   // Signed by the default app: every app here shares its secret, and logins are slow.
   const token = opts.as ? await t.tokenFor(opts.as) : undefined;
-  const started = performance.now();
-  const hostile = app.gql(query, opts.variables, { token }).then((res) => ({
-    res,
-    ms: performance.now() - started,
-  }));
-  const [{ res, ms }, bystanderMs] = await Promise.all([hostile, typename(app)]);
-  return { res, ms, bystanderMs };
+  // How long `{ __typename }` takes right now with nothing hostile running: the bounds below
+  // are the issue's figures on a quiet machine and scale with it on a busy one.
+  const baseline = await baselineMs(() => typename(app));
+  // The refusal's cost is measured as this process's CPU time (the app runs in it), which a busy
+  // machine does not inflate the way it inflates wall time; the bystander's wait is wall time.
+  const cpuBefore = process.cpuUsage();
+  const hostile = app.gql(query, opts.variables, { token });
+  const [res, bystanderMs] = await Promise.all([hostile, typename(app)]);
+  const cpu = process.cpuUsage(cpuBefore);
+  return { res, cpuMs: (cpu.user + cpu.system) / 1000, bystanderMs, baseline };
 }
 
 function expectRefused(
@@ -102,23 +106,25 @@ describe('hostile requests from issue #12 are refused before any SQL', () => {
   it('a 23-fragment bomb (each fragment spreads the next twice), anonymous', async () => {
     const query = fragmentBomb(22);
     expect(query.length).toBeLessThan(1000);
-    const { res, ms, bystanderMs } = await sendWithBystander(t, query);
+    const { res, cpuMs, bystanderMs, baseline } = await sendWithBystander(t, query);
     // 2^22 copies of `__typename`: each spread counts, without walking a fragment twice.
     const ext = expectRefused(res, 'cost', 5000, 2 ** 22);
     expect(ext).toBeDefined();
     expect(res.errors?.[0]?.message).toMatch(/would cost 4,194,304; the limit is 5,000/);
     expect(t.lastStatements()).toEqual([]);
-    expect(ms).toBeLessThan(100);
-    expect(bystanderMs).toBeLessThan(200);
+    expect(cpuMs, 'CPU ms to refuse it').toBeLessThan(100);
+    expectResponsive(bystanderMs, baseline);
   });
 
   it('2,000 aliases of a 100-post page with totalCount, as a CLIENT: refused while parsing', async () => {
-    const { res, ms, bystanderMs } = await sendWithBystander(t, aliasFlood(2000), { as: CLIENT1 });
+    const { res, cpuMs, bystanderMs, baseline } = await sendWithBystander(t, aliasFlood(2000), {
+      as: CLIENT1,
+    });
     expectRefused(res, 'tokens', 1000, 1001);
     expect(res.errors?.[0]?.message).toMatch(/more than 1,000 tokens/);
     expect(t.lastStatements()).toEqual([]);
-    expect(ms).toBeLessThan(100);
-    expect(bystanderMs).toBeLessThan(200);
+    expect(cpuMs, 'CPU ms to refuse it').toBeLessThan(100);
+    expectResponsive(bystanderMs, baseline);
   });
 
   it('the same 2,000 aliases meet the alias limit, then the cost limit, when the earlier limits are raised', async () => {
@@ -126,7 +132,7 @@ describe('hostile requests from issue #12 are refused before any SQL', () => {
     let sent = await sendWithBystander(noTokenLimit, aliasFlood(2000), { as: CLIENT1 });
     expectRefused(sent.res, 'aliases', 15, 2000);
     expect(noTokenLimit.lastStatements()).toEqual([]);
-    expect(sent.bystanderMs).toBeLessThan(200);
+    expectResponsive(sent.bystanderMs, sent.baseline);
 
     const onlyCost = await appWith({ MAX_QUERY_TOKENS: '1000000', MAX_QUERY_ALIASES: '100000' });
     sent = await sendWithBystander(onlyCost, aliasFlood(2000), { as: CLIENT1 });
@@ -134,19 +140,21 @@ describe('hostile requests from issue #12 are refused before any SQL', () => {
     expectRefused(sent.res, 'cost', 5000, 2000 * 322);
     expect(sent.res.errors?.[0]?.message).toMatch(/a\d+: posts\(first: 100\) multiplies/);
     expect(onlyCost.lastStatements()).toEqual([]);
-    expect(sent.bystanderMs).toBeLessThan(200);
+    expectResponsive(sent.bystanderMs, sent.baseline);
   });
 
   it('clients(first: 100) › projects(first: 100) › posts(first: 100), as staff', async () => {
-    const { res, ms, bystanderMs } = await sendWithBystander(t, NESTED_100, { as: ADMIN });
+    const { res, cpuMs, bystanderMs, baseline } = await sendWithBystander(t, NESTED_100, {
+      as: ADMIN,
+    });
     const ext = expectRefused(res, 'cost', 5000);
     expect(ext.value).toBeGreaterThan(1_000_000);
     expect(res.errors?.[0]?.message).toContain(
       'clients(first: 100) › projects(first: 100) › posts(first: 100) multiplies what it selects by 1,000,000',
     );
     expect(t.lastStatements()).toEqual([]);
-    expect(ms).toBeLessThan(100);
-    expect(bystanderMs).toBeLessThan(200);
+    expect(cpuMs, 'CPU ms to refuse it').toBeLessThan(100);
+    expectResponsive(bystanderMs, baseline);
   });
 });
 
@@ -260,9 +268,10 @@ describe('what the limits count', () => {
     // hence the wider bound.
     const huge = `{ ${'__typename '.repeat(90_000)}}`;
     expect(huge.length).toBeGreaterThan(900_000);
+    const baseline = await baselineMs(() => typename(t));
     const started = performance.now();
     expectRefused(await t.gql(huge), 'tokens', 1000, 1001);
-    expect(performance.now() - started).toBeLessThan(1000);
+    expectWithin(performance.now() - started, 1000, baseline);
   });
 });
 
@@ -371,6 +380,7 @@ describe('operation timeout (OPERATION_TIMEOUT_MS)', () => {
     try {
       // With one connection per request, `b` waits for `a`'s: once the time is up, `b` must not
       // take it and run (it would wait on the lock again, holding a connection).
+      const baseline = await baselineMs(() => typename(slow));
       const started = performance.now();
       const res = await within(
         5000,
@@ -387,7 +397,7 @@ describe('operation timeout (OPERATION_TIMEOUT_MS)', () => {
       expect(res.errors?.[0]?.extensions).toEqual({ code: 'OPERATION_TIMEOUT', limit: 500 });
       expect(res.errors?.[0]?.message).toMatch(/did not finish within 500 ms and was cancelled/);
       expect(ms).toBeGreaterThanOrEqual(490);
-      expect(ms).toBeLessThan(3000);
+      expectWithin(ms, 3000, baseline);
       // No statement of the request waits in PostgreSQL any more; the pool has its connections.
       await eventually(async () => (await waitingOnLock(slow, lock.pid)) === 0, {
         timeoutMs: 3000,
@@ -472,6 +482,7 @@ describe('per-request pool share (DB_POOL_MAX_PER_REQUEST)', () => {
         timeoutMs: 5000,
         what: 'the greedy request holding its two connections',
       });
+      const baseline = await baselineMs(() => typename(shared));
       const started = performance.now();
       const other = await shared.gql(
         '{ clients(first: 1) { edges { node { name } } } }',
@@ -481,7 +492,7 @@ describe('per-request pool share (DB_POOL_MAX_PER_REQUEST)', () => {
         },
       );
       expect(other.errors).toBeUndefined();
-      expect(performance.now() - started).toBeLessThan(2000);
+      expectWithin(performance.now() - started, 2000, baseline);
       expect(await waitingOnLock(shared, lock.pid)).toBe(2);
     } finally {
       await lock.release();
