@@ -35,7 +35,7 @@ export const Client = builder.prismaNode('Client', {
   fields: (t) => ({
     name: t.exposeString('name', { description: 'Display name, 1 to 200 characters.' }),
     slug: t.exposeString('slug', {
-      description: 'Unique URL name: lower-case letters, digits and single hyphens, up to 100.',
+      description: 'Unique short name: lower-case letters, digits and single hyphens, up to 100.',
     }),
     industry: t.exposeString('industry', { description: 'Free text, 1 to 100 characters.' }),
     status: t.expose('status', { type: ClientStatusEnum, description: 'ACTIVE or ARCHIVED.' }),
