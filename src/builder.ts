@@ -111,7 +111,59 @@ export const builder = new SchemaBuilder<{
     filterConnectionTotalCount: true,
     onUnusedQuery: process.env.NODE_ENV === 'development' ? 'warn' : null,
   },
+  // Descriptions of what the relay plugin generates (Node, PageInfo, edges, page arguments,
+  // node/nodes, mutation `input` arguments); test/schema-docs.test.ts requires them.
   relay: {
+    nodeTypeOptions: {
+      description: 'An object with a global ID. Any of them can be loaded with `node(id:)`.',
+    },
+    idFieldOptions: {
+      description:
+        'Global ID: an opaque string, unique across types and stable. Use it with `node(id:)`, in mutation inputs and as a cache key.',
+    },
+    pageInfoTypeOptions: {
+      description: 'Where a page sits in its list. Exact in both directions, also after deletes.',
+    },
+    pageInfoFieldOptions: { description: 'Whether more items lie before or after this page.' },
+    hasNextPageFieldOptions: {
+      description: 'True when items follow this page: page on with `first` and `after: endCursor`.',
+    },
+    hasPreviousPageFieldOptions: {
+      description:
+        'True when items precede this page: page back with `last` and `before: startCursor`.',
+    },
+    startCursorFieldOptions: {
+      description: "The first edge's cursor; null on an empty page.",
+    },
+    endCursorFieldOptions: { description: "The last edge's cursor; null on an empty page." },
+    cursorFieldOptions: {
+      description:
+        'Opaque, signed position of this item, for `after`/`before`. Valid only for the same list, parent and order.',
+    },
+    nodeFieldOptions: { nullable: false, description: 'The item.' },
+    edgesFieldOptions: {
+      nullable: false,
+      description: "The page's items, in the list's order; empty past the end.",
+    },
+    firstArgOptions: {
+      description:
+        'Page forward: at most this many items, 0 to 100. Default 20 when neither `first` nor `last` is given. Not with `last` or `before` (BAD_USER_INPUT).',
+    },
+    afterArgOptions: {
+      description:
+        'Start after this cursor (`pageInfo.endCursor` or an edge `cursor` of the same list and order). A cursor from elsewhere or altered is refused with BAD_USER_INPUT.',
+    },
+    lastArgOptions: {
+      description:
+        'Page backward: at most this many items, 0 to 100, ending at `before` or at the end of the list. Not with `first` or `after` (BAD_USER_INPUT).',
+    },
+    beforeArgOptions: {
+      description:
+        'End before this cursor (`pageInfo.startCursor` or an edge `cursor` of the same list and order); use with `last`.',
+    },
+    mutationInputArgOptions: {
+      description: "The mutation's arguments; limits are on each field of the input type.",
+    },
     clientMutationId: 'omit',
     cursorType: 'String',
     encodeGlobalID: encodeGlobalId,
@@ -121,6 +173,9 @@ export const builder = new SchemaBuilder<{
     // the relations the selection asks for) and apply the same visibility rules as every list.
     nodeQueryOptions: {
       nullable: true,
+      description:
+        'Any object by its global ID, or null when it does not exist or the caller may not see it. Needs a signed-in user (UNAUTHENTICATED); a malformed ID is BAD_USER_INPUT.',
+      args: { id: { description: 'A global ID from any `id` field.' } },
       resolve: async (_root, { id }, ctx, info) => {
         const viewer = requireViewer(ctx);
         const node = await loadNode(ctx, info, id);
@@ -129,6 +184,9 @@ export const builder = new SchemaBuilder<{
     },
     nodesQueryOptions: {
       nullable: { list: false, items: true },
+      description:
+        'Objects by global ID, in the order asked; null in place of one that does not exist or the caller may not see. Needs a signed-in user.',
+      args: { ids: { description: 'At most 100 global IDs (more is BAD_USER_INPUT).' } },
       resolve: async (_root, { ids }, ctx, info) => {
         const viewer = requireViewer(ctx);
         if (ids.length > 100) throw badInput('ids', '`ids` may hold at most 100 IDs');
@@ -138,13 +196,12 @@ export const builder = new SchemaBuilder<{
         ) as never;
       },
     },
-    edgesFieldOptions: { nullable: false },
-    nodeFieldOptions: { nullable: false },
   },
 });
 
 builder.scalarType('DateTime', {
-  description: 'An instant, as an ISO-8601 string with a time zone (UTC on output).',
+  description:
+    'An instant, as an ISO-8601 string with a time zone (`2026-01-31T09:00:00+01:00`). Output is always UTC with milliseconds (`2026-01-31T08:00:00.000Z`); invalid input is BAD_USER_INPUT.',
   // The read engine delivers instants already printed (ISO-8601, UTC, milliseconds); Prisma
   // results carry Dates.
   serialize: (value) =>
@@ -159,7 +216,8 @@ builder.scalarType('DateTime', {
 });
 
 builder.scalarType('Date', {
-  description: 'A calendar date, as YYYY-MM-DD.',
+  description:
+    'A calendar date without time zone, as YYYY-MM-DD. A malformed or non-existent date (2026-02-30) is BAD_USER_INPUT.',
   serialize: (value) =>
     typeof value === 'string' && ISO_DATE.test(value)
       ? value
@@ -172,8 +230,18 @@ builder.scalarType('Date', {
 });
 
 export const OrderDirection = builder.enumType('OrderDirection', {
-  values: ['ASC', 'DESC'] as const,
+  description: 'Sort direction. Empty values (a null date) sort last in ASC, first in DESC.',
+  values: {
+    ASC: { description: 'Smallest first: oldest, earliest, A to Z.' },
+    DESC: { description: 'Largest first: newest, latest, Z to A.' },
+  } as const,
 });
 
-builder.queryType({});
-builder.mutationType({});
+builder.queryType({
+  description:
+    "Reads. Every field but `viewer` needs `Authorization: Bearer <token>` (UNAUTHENTICATED without). CLIENT users see only their own client's data.",
+});
+builder.mutationType({
+  description:
+    'Writes. Each but `login` needs a signed-in user (UNAUTHENTICATED) whose role may make it (FORBIDDEN). Invalid input is BAD_USER_INPUT naming the field in `extensions.field`.',
+});

@@ -15,9 +15,10 @@ const script = path.join(root, 'scripts/schema-diff.ts');
 const tsx = pathToFileURL(path.join(root, 'node_modules/tsx/dist/loader.mjs')).href;
 const committed = readFileSync(path.join(root, 'schema.graphql'), 'utf8');
 
-// The committed schema with Post.body removed, and with a new optional Post.excerpt.
+// The committed schema with Post.body (and its description) removed, and with a new optional
+// Post.excerpt.
 const removed = committed.replace(
-  /^(type Post implements Node \{[^}]*?)\n {2}body: String!/m,
+  /^(type Post implements Node \{[^}]*?)(?:\n\n {2}"""[^"]*""")?\n {2}body: String!/m,
   '$1',
 );
 const added = committed.replace(/^(type Post implements Node \{)/m, '$1\n  excerpt: String');

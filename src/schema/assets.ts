@@ -15,7 +15,8 @@ import { payloadQuery } from './lists.ts';
 import { idOf } from './validate.ts';
 
 builder.scalarType('Upload', {
-  description: 'A file sent as a part of a GraphQL multipart request.',
+  description:
+    'A file sent as a part of a GraphQL multipart request (input only). At most UPLOAD_MAX_BYTES (10 MiB by default).',
   serialize: () => {
     throw new GraphQLError('Upload is an input-only scalar');
   },
@@ -31,30 +32,63 @@ builder.scalarType('Upload', {
 });
 
 const AssetStatusEnum = builder.enumType('AssetStatus', {
-  values: ['PROCESSING', 'READY', 'FAILED'] as const,
+  description: "Where an uploaded file's processing stands.",
+  values: {
+    PROCESSING: { description: 'Stored; its `processUpload` job has not finished.' },
+    READY: { description: 'Checked: size, SHA-256, type and (for images) pixel size are set.' },
+    FAILED: { description: 'The stored file was missing or not of a supported type.' },
+  } as const,
 });
 
 const Asset = builder.prismaObject('Asset', {
   description: 'A stored file attached to a post or a deliverable.',
   fields: (t) => ({
-    id: t.id({ resolve: (a) => encodeGlobalId('Asset', a.id) }),
-    filename: t.exposeString('filename'),
-    contentType: t.exposeString('contentType', { description: 'Detected from the file’s bytes.' }),
-    sizeBytes: t.exposeInt('sizeBytes', { nullable: true }),
-    sha256: t.exposeString('sha256', { nullable: true }),
-    width: t.exposeInt('width', { nullable: true }),
-    height: t.exposeInt('height', { nullable: true }),
-    status: t.expose('status', { type: AssetStatusEnum }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    id: t.id({
+      description: 'Global ID of the asset (not loadable with `node(id:)`).',
+      resolve: (a) => encodeGlobalId('Asset', a.id),
+    }),
+    filename: t.exposeString('filename', {
+      description: 'The name the client sent, up to 255 characters (`upload` when none).',
+    }),
+    contentType: t.exposeString('contentType', {
+      description: 'MIME type detected from the file’s bytes, not its name (`image/png`).',
+    }),
+    sizeBytes: t.exposeInt('sizeBytes', {
+      nullable: true,
+      description: 'Size in bytes; null until READY.',
+    }),
+    sha256: t.exposeString('sha256', {
+      nullable: true,
+      description: 'SHA-256 of the bytes, 64 lower-case hex digits; null until READY.',
+    }),
+    width: t.exposeInt('width', {
+      nullable: true,
+      description: 'Image width in pixels; null for PDFs and until READY.',
+    }),
+    height: t.exposeInt('height', {
+      nullable: true,
+      description: 'Image height in pixels; null for PDFs and until READY.',
+    }),
+    status: t.expose('status', { type: AssetStatusEnum, description: 'Processing state.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was uploaded.' }),
   }),
 });
 
 const UploadAssetPayload = builder
   .objectRef<{ asset: unknown; job: unknown }>('UploadAssetPayload')
   .implement({
+    description: 'The result of `uploadAsset`.',
     fields: (t) => ({
-      asset: t.field({ type: Asset, resolve: (p) => p.asset as never }),
-      job: t.field({ type: BackgroundJob, resolve: (p) => p.job as never }),
+      asset: t.field({
+        type: Asset,
+        description: 'The stored file, PROCESSING until its job finishes.',
+        resolve: (p) => p.asset as never,
+      }),
+      job: t.field({
+        type: BackgroundJob,
+        description: 'The `processUpload` job that checks the file.',
+        resolve: (p) => p.job as never,
+      }),
     }),
   });
 
@@ -62,11 +96,18 @@ builder.mutationField('uploadAsset', (t) =>
   t.field({
     type: UploadAssetPayload,
     description:
-      'Uploads a PNG, JPEG, GIF, WebP or PDF for a post or a deliverable (give exactly one). Returns the processing job at once.',
+      'Uploads a PNG, JPEG, GIF, WebP or PDF for a post or a deliverable (give exactly one). Returns the processing job at once. Staff only; multipart requests only.',
     args: {
-      file: t.arg({ type: 'Upload', required: true }),
-      postId: t.arg.id(),
-      deliverableId: t.arg.id(),
+      file: t.arg({
+        type: 'Upload',
+        required: true,
+        description:
+          'The file, at most UPLOAD_MAX_BYTES (10 MiB by default). Too large or of another type is BAD_USER_INPUT on `file`.',
+      }),
+      postId: t.arg.id({ description: 'Attach to this post (NOT_FOUND if unknown).' }),
+      deliverableId: t.arg.id({
+        description: 'Attach to this deliverable (NOT_FOUND if unknown).',
+      }),
     },
     resolve: async (_root, args, ctx, info) => {
       const viewer = requireRole(ctx, STAFF, 'upload files');

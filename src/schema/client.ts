@@ -31,16 +31,20 @@ export const clientModel = defineModel({
 export const Client = builder.prismaNode('Client', {
   id: { field: 'id' },
   nullable: true,
+  description: 'A customer of the agency. CLIENT users see only their own client.',
   fields: (t) => ({
-    name: t.exposeString('name'),
-    slug: t.exposeString('slug'),
-    industry: t.exposeString('industry'),
-    status: t.expose('status', { type: ClientStatusEnum }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    name: t.exposeString('name', { description: 'Display name, 1 to 200 characters.' }),
+    slug: t.exposeString('slug', {
+      description: 'Unique short name: lower-case letters, digits and single hyphens, up to 100.',
+    }),
+    industry: t.exposeString('industry', { description: 'Free text, 1 to 100 characters.' }),
+    status: t.expose('status', { type: ClientStatusEnum, description: 'ACTIVE or ARCHIVED.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'Last change.' }),
     projects: t.connection(
       {
         type: Project,
+        description: "The client's projects, newest first by default.",
         args: projectListArgs,
         resolve: (client, args, ctx, info) =>
           resolveProjects(ctx, info, args, { column: 'client_id', id: client.id }) as never,
@@ -50,26 +54,37 @@ export const Client = builder.prismaNode('Client', {
   }),
 });
 
-export const ClientConnection = builder.connectionObject({
-  type: Client,
-  name: 'ClientConnection',
-  fields: (t) => ({
-    totalCount: t.int({
-      resolve: (c) => (c as unknown as ListConnection).totalCount(),
+export const ClientConnection = builder.connectionObject(
+  {
+    type: Client,
+    name: 'ClientConnection',
+    description: 'A page of clients.',
+    fields: (t) => ({
+      totalCount: t.int({
+        description:
+          'Clients matching the filter (all pages). Costs a count query; select it only when shown.',
+        resolve: (c) => (c as unknown as ListConnection).totalCount(),
+      }),
     }),
-  }),
-});
+  },
+  { description: 'A client in a page, with its cursor.' },
+);
 
-const ClientOrderField = builder.enumType('ClientOrderField', { values: ['NAME'] as const });
+const ClientOrderField = builder.enumType('ClientOrderField', {
+  description: 'What clients are sorted by; the ID breaks ties.',
+  values: { NAME: { description: 'By name.' } } as const,
+});
 const ClientOrder = builder.inputType('ClientOrder', {
+  description: 'Sort order of a client list.',
   fields: (t) => ({
-    field: t.field({ type: ClientOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, required: true }),
+    field: t.field({ type: ClientOrderField, required: true, description: 'Sort key.' }),
+    direction: t.field({ type: OrderDirection, required: true, description: 'ASC or DESC.' }),
   }),
 });
 const ClientFilter = builder.inputType('ClientFilter', {
+  description: 'Conditions a client must meet, all of them (omitted ones: any).',
   fields: (t) => ({
-    status: t.field({ type: [ClientStatusEnum] }),
+    status: t.field({ type: [ClientStatusEnum], description: 'Any of these statuses.' }),
     search: t.string({ description: 'Case-insensitive text in the name.' }),
   }),
 });
@@ -78,10 +93,15 @@ builder.queryField('clients', (t) =>
   t.connection(
     {
       type: Client,
+      description:
+        'Clients, by name by default. Staff see every client; a CLIENT user sees only their own.',
       args: {
-        filter: t.arg({ type: ClientFilter }),
+        filter: t.arg({ type: ClientFilter, description: 'Default: every client.' }),
         orderBy: t.arg({ type: ClientOrder, description: 'Default: NAME ASC.' }),
-        offset: t.arg.int({ description: 'Rows to skip after the cursor, at most 1000.' }),
+        offset: t.arg.int({
+          description:
+            'Rows to skip after the cursor, 0 to 1000 (BAD_USER_INPUT beyond: page with cursors).',
+        }),
       },
       resolve: (_root, args, ctx, info) => {
         const viewer = requireViewer(ctx);
@@ -137,13 +157,19 @@ async function existingClient(ctx: Context, globalId: string) {
 builder.relayMutationField(
   'createClient',
   {
+    description: 'A new client. Text is trimmed before it is checked.',
     inputFields: (t) => ({
-      name: t.string({ required: true }),
-      slug: t.string({ required: true }),
-      industry: t.string({ required: true }),
+      name: t.string({ required: true, description: '1 to 200 characters.' }),
+      slug: t.string({
+        required: true,
+        description:
+          'Unique; lower-case letters, digits and single hyphens, up to 100 characters (`acme-foods`). A used slug is BAD_USER_INPUT.',
+      }),
+      industry: t.string({ required: true, description: '1 to 100 characters.' }),
     }),
   },
   {
+    description: 'Creates an ACTIVE client. ADMIN or MANAGER only (FORBIDDEN otherwise).',
     resolve: async (_root, { input }, ctx, info) => {
       requireRole(ctx, MANAGERS, 'create clients');
       const data = {
@@ -158,20 +184,29 @@ builder.relayMutationField(
       return { client };
     },
   },
-  { outputFields: (t) => ({ client: t.field({ type: Client, resolve: (p) => p.client }) }) },
+  {
+    description: 'The result of `createClient`.',
+    outputFields: (t) => ({
+      client: t.field({ type: Client, description: 'The new client.', resolve: (p) => p.client }),
+    }),
+  },
 );
 
 builder.relayMutationField(
   'updateClient',
   {
+    description: 'Changes to one client; omitted or null fields stay as they are.',
     inputFields: (t) => ({
-      id: t.id({ required: true }),
-      name: t.string(),
-      slug: t.string(),
-      industry: t.string(),
+      id: t.id({ required: true, description: 'The client to change (NOT_FOUND if unknown).' }),
+      name: t.string({ description: '1 to 200 characters.' }),
+      slug: t.string({
+        description: 'Unique; lower-case letters, digits and single hyphens, up to 100 characters.',
+      }),
+      industry: t.string({ description: '1 to 100 characters.' }),
     }),
   },
   {
+    description: "Changes a client's name, slug or industry. ADMIN or MANAGER only.",
     resolve: async (_root, { input }, ctx, info) => {
       requireRole(ctx, MANAGERS, 'update clients');
       const existing = await existingClient(ctx, input.id);
@@ -191,13 +226,29 @@ builder.relayMutationField(
       return { client };
     },
   },
-  { outputFields: (t) => ({ client: t.field({ type: Client, resolve: (p) => p.client }) }) },
+  {
+    description: 'The result of `updateClient`.',
+    outputFields: (t) => ({
+      client: t.field({
+        type: Client,
+        description: 'The client as changed.',
+        resolve: (p) => p.client,
+      }),
+    }),
+  },
 );
 
 builder.relayMutationField(
   'archiveClient',
-  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
   {
+    description: 'The client to archive.',
+    inputFields: (t) => ({
+      id: t.id({ required: true, description: 'The client to archive (NOT_FOUND if unknown).' }),
+    }),
+  },
+  {
+    description:
+      'Sets a client ARCHIVED; it then takes no new projects. Its data stays. ADMIN or MANAGER only.',
     resolve: async (_root, { input }, ctx, info) => {
       requireRole(ctx, MANAGERS, 'archive clients');
       const existing = await existingClient(ctx, input.id);
@@ -210,5 +261,14 @@ builder.relayMutationField(
       return { client };
     },
   },
-  { outputFields: (t) => ({ client: t.field({ type: Client, resolve: (p) => p.client }) }) },
+  {
+    description: 'The result of `archiveClient`.',
+    outputFields: (t) => ({
+      client: t.field({
+        type: Client,
+        description: 'The archived client.',
+        resolve: (p) => p.client,
+      }),
+    }),
+  },
 );

@@ -59,25 +59,40 @@ async function postCounts(ctx: Context, byClient: Prisma.Sql): Promise<PostCount
 
 const PostStatusCount = builder.objectRef<{ status: string; count: number }>('PostStatusCount');
 PostStatusCount.implement({
+  description: 'How many posts have one status.',
   fields: (t) => ({
-    status: t.field({ type: PostStatusEnum, resolve: (r) => r.status as never }),
-    count: t.exposeInt('count'),
+    status: t.field({
+      type: PostStatusEnum,
+      description: 'The status.',
+      resolve: (r) => r.status as never,
+    }),
+    count: t.exposeInt('count', { description: 'Posts with it; more than 0.' }),
   }),
 });
 const PlatformCount = builder.objectRef<{ platform: string; count: number }>('PlatformCount');
 PlatformCount.implement({
+  description: 'How many posts are for one platform.',
   fields: (t) => ({
-    platform: t.field({ type: PlatformEnum, resolve: (r) => r.platform as never }),
-    count: t.exposeInt('count'),
+    platform: t.field({
+      type: PlatformEnum,
+      description: 'The platform.',
+      resolve: (r) => r.platform as never,
+    }),
+    count: t.exposeInt('count', { description: 'Posts for it; more than 0.' }),
   }),
 });
 const ProjectStatusCount = builder.objectRef<{ status: string; count: number }>(
   'ProjectStatusCount',
 );
 ProjectStatusCount.implement({
+  description: 'How many projects have one status.',
   fields: (t) => ({
-    status: t.field({ type: ProjectStatusEnum, resolve: (r) => r.status as never }),
-    count: t.exposeInt('count'),
+    status: t.field({
+      type: ProjectStatusEnum,
+      description: 'The status.',
+      resolve: (r) => r.status as never,
+    }),
+    count: t.exposeInt('count', { description: 'Projects with it; more than 0.' }),
   }),
 });
 
@@ -85,21 +100,43 @@ const DashboardStats = builder.objectRef<Stats>('DashboardStats');
 DashboardStats.implement({
   description: 'Counts for a client, or for the whole agency when no client is given.',
   fields: (t) => ({
-    postsByStatus: t.field({ type: [PostStatusCount], resolve: (s) => s.postsByStatus }),
-    postsByPlatform: t.field({ type: [PlatformCount], resolve: (s) => s.postsByPlatform }),
-    projectsByStatus: t.field({ type: [ProjectStatusCount], resolve: (s) => s.projectsByStatus }),
+    postsByStatus: t.field({
+      type: [PostStatusCount],
+      description: 'Posts per status; statuses without posts are left out.',
+      resolve: (s) => s.postsByStatus,
+    }),
+    postsByPlatform: t.field({
+      type: [PlatformCount],
+      description: 'Posts per platform; platforms without posts are left out.',
+      resolve: (s) => s.postsByPlatform,
+    }),
+    projectsByStatus: t.field({
+      type: [ProjectStatusCount],
+      description: 'Projects per status; statuses without projects are left out.',
+      resolve: (s) => s.projectsByStatus,
+    }),
     overdueDeliverables: t.int({
       description: 'Deliverables due before today and not yet approved or delivered.',
       resolve: (s) => s.overdueDeliverables,
     }),
-    postsScheduledNext7Days: t.int({ resolve: (s) => s.postsScheduledNext7Days }),
+    postsScheduledNext7Days: t.int({
+      description: 'Posts whose `scheduledAt` falls within the next 7 × 24 hours from now.',
+      resolve: (s) => s.postsScheduledNext7Days,
+    }),
   }),
 });
 
 builder.queryField('dashboardStats', (t) =>
   t.field({
     type: DashboardStats,
-    args: { clientId: t.arg.id({ description: 'Staff may omit it for agency-wide counts.' }) },
+    description:
+      "Counts for one client's dashboard, or the whole agency's. A CLIENT user always gets their own client's counts.",
+    args: {
+      clientId: t.arg.id({
+        description:
+          "A Client ID. Staff may omit it for agency-wide counts; an unknown client, or another client than a CLIENT user's own, is NOT_FOUND.",
+      }),
+    },
     resolve: async (_root, args, ctx) => {
       const viewer = requireViewer(ctx);
       const asked = optionalId('clientId', args.clientId, 'Client');

@@ -46,46 +46,69 @@ export const deliverableModel = defineModel({
 export const Deliverable = builder.prismaNode('Deliverable', {
   id: { field: 'id' },
   nullable: true,
+  description: 'Something the agency owes a client within a project.',
   fields: (t) => ({
-    title: t.exposeString('title'),
-    kind: t.exposeString('kind'),
-    status: t.expose('status', { type: DeliverableStatusEnum }),
-    dueDate: t.expose('dueDate', { type: 'Date', nullable: true }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    title: t.exposeString('title', { description: '1 to 300 characters.' }),
+    kind: t.exposeString('kind', {
+      description: 'Free text naming what it is, 1 to 100 characters (e.g. "report").',
+    }),
+    status: t.expose('status', { type: DeliverableStatusEnum, description: 'Where it stands.' }),
+    dueDate: t.expose('dueDate', { type: 'Date', nullable: true, description: 'When it is due.' }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'Last change.' }),
   }),
 });
 
-export const DeliverableConnection = builder.connectionObject({
-  type: Deliverable,
-  name: 'DeliverableConnection',
-  fields: (t) => ({
-    totalCount: t.int({ resolve: (c) => (c as unknown as ListConnection).totalCount() }),
-  }),
-});
+export const DeliverableConnection = builder.connectionObject(
+  {
+    type: Deliverable,
+    name: 'DeliverableConnection',
+    description: 'A page of deliverables.',
+    fields: (t) => ({
+      totalCount: t.int({
+        description:
+          'Deliverables matching the filter (all pages). Costs a count query; select it only when shown.',
+        resolve: (c) => (c as unknown as ListConnection).totalCount(),
+      }),
+    }),
+  },
+  { description: 'A deliverable in a page, with its cursor.' },
+);
 
 const DeliverableOrderField = builder.enumType('DeliverableOrderField', {
-  values: ['DUE_DATE', 'CREATED_AT'] as const,
+  description: 'What deliverables are sorted by; the ID breaks ties.',
+  values: {
+    DUE_DATE: { description: 'By due date; those without one sort as the latest.' },
+    CREATED_AT: { description: 'By creation time.' },
+  } as const,
 });
 const DeliverableOrder = builder.inputType('DeliverableOrder', {
+  description: 'Sort order of a deliverable list.',
   fields: (t) => ({
-    field: t.field({ type: DeliverableOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, required: true }),
+    field: t.field({ type: DeliverableOrderField, required: true, description: 'Sort key.' }),
+    direction: t.field({ type: OrderDirection, required: true, description: 'ASC or DESC.' }),
   }),
 });
 const DeliverableFilter = builder.inputType('DeliverableFilter', {
+  description: 'Conditions a deliverable must meet, all of them (omitted ones: any).',
   fields: (t) => ({
-    projectId: t.id(),
-    status: t.field({ type: [DeliverableStatusEnum] }),
-    assigneeId: t.id(),
-    dueBefore: t.field({ type: 'Date', description: 'Due strictly before this date.' }),
+    projectId: t.id({ description: "Only this project's deliverables (a Project ID)." }),
+    status: t.field({ type: [DeliverableStatusEnum], description: 'Any of these statuses.' }),
+    assigneeId: t.id({ description: 'Only those assigned to this user (a User ID).' }),
+    dueBefore: t.field({
+      type: 'Date',
+      description: 'Due strictly before this date; excludes those without a due date.',
+    }),
   }),
 });
 
 export const deliverableListArgs = builder.args((t) => ({
-  filter: t.field({ type: DeliverableFilter }),
+  filter: t.field({ type: DeliverableFilter, description: 'Default: every deliverable.' }),
   orderBy: t.field({ type: DeliverableOrder, description: 'Default: DUE_DATE ASC.' }),
-  offset: t.int({ description: 'Rows to skip after the cursor, at most 1000.' }),
+  offset: t.int({
+    description:
+      'Rows to skip after the cursor, 0 to 1000 (BAD_USER_INPUT beyond: page with cursors).',
+  }),
 }));
 
 export function resolveDeliverables(
@@ -129,6 +152,8 @@ builder.queryField('deliverables', (t) =>
   t.connection(
     {
       type: Deliverable,
+      description:
+        "Deliverables, soonest due first by default. CLIENT users see only their own client's.",
       args: deliverableListArgs,
       resolve: (_root, args, ctx, info) => resolveDeliverables(ctx, info, args) as never,
     },
@@ -171,15 +196,22 @@ async function assigneeFor(ctx: Context, globalId: string | null | undefined) {
 builder.relayMutationField(
   'createDeliverable',
   {
+    description: 'A new deliverable. Text is trimmed before it is checked.',
     inputFields: (t) => ({
-      projectId: t.id({ required: true }),
-      title: t.string({ required: true }),
-      kind: t.string({ required: true }),
-      dueDate: t.field({ type: 'Date' }),
-      assigneeId: t.id(),
+      projectId: t.id({
+        required: true,
+        description: 'The project it belongs to (NOT_FOUND if unknown).',
+      }),
+      title: t.string({ required: true, description: '1 to 300 characters.' }),
+      kind: t.string({ required: true, description: 'What it is, 1 to 100 characters.' }),
+      dueDate: t.field({ type: 'Date', description: 'When it is due.' }),
+      assigneeId: t.id({
+        description: 'A staff user to assign (a CLIENT user is BAD_USER_INPUT). Default: nobody.',
+      }),
     }),
   },
   {
+    description: 'Creates a TODO deliverable. Staff only (ADMIN, MANAGER, EDITOR).',
     resolve: async (_root, { input }, ctx, info) => {
       requireRole(ctx, STAFF, 'create deliverables');
       const title = text('input.title', input.title, { max: 300 });
@@ -206,8 +238,13 @@ builder.relayMutationField(
     },
   },
   {
+    description: 'The result of `createDeliverable`.',
     outputFields: (t) => ({
-      deliverable: t.field({ type: Deliverable, resolve: (p) => p.deliverable }),
+      deliverable: t.field({
+        type: Deliverable,
+        description: 'The new deliverable.',
+        resolve: (p) => p.deliverable,
+      }),
     }),
   },
 );
@@ -215,16 +252,26 @@ builder.relayMutationField(
 builder.relayMutationField(
   'updateDeliverable',
   {
+    description:
+      'Changes to one deliverable; omitted fields stay as they are. A CLIENT user may send only `id` and `status: APPROVED`.',
     inputFields: (t) => ({
-      id: t.id({ required: true }),
-      title: t.string(),
-      kind: t.string(),
-      status: t.field({ type: DeliverableStatusEnum }),
-      dueDate: t.field({ type: 'Date' }),
-      assigneeId: t.id({ description: 'null unassigns.' }),
+      id: t.id({
+        required: true,
+        description: 'The deliverable to change (NOT_FOUND if unknown).',
+      }),
+      title: t.string({ description: '1 to 300 characters.' }),
+      kind: t.string({ description: '1 to 100 characters.' }),
+      status: t.field({
+        type: DeliverableStatusEnum,
+        description: 'New status; only the moves listed on DeliverableStatus are allowed.',
+      }),
+      dueDate: t.field({ type: 'Date', description: 'When it is due; null clears it.' }),
+      assigneeId: t.id({ description: 'A staff user to assign; null unassigns.' }),
     }),
   },
   {
+    description:
+      "Changes a deliverable. Staff may change anything; a CLIENT user may only approve one that is IN_REVIEW (FORBIDDEN otherwise). Moving to IN_REVIEW e-mails the client's users.",
     resolve: async (_root, { input }, ctx, info) => {
       const viewer = requireViewer(ctx);
       const existing = await visibleDeliverable(ctx, input.id);
@@ -271,16 +318,30 @@ builder.relayMutationField(
     },
   },
   {
+    description: 'The result of `updateDeliverable`.',
     outputFields: (t) => ({
-      deliverable: t.field({ type: Deliverable, resolve: (p) => p.deliverable }),
+      deliverable: t.field({
+        type: Deliverable,
+        description: 'The deliverable as changed.',
+        resolve: (p) => p.deliverable,
+      }),
     }),
   },
 );
 
 builder.relayMutationField(
   'deleteDeliverable',
-  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
   {
+    description: 'The deliverable to delete.',
+    inputFields: (t) => ({
+      id: t.id({
+        required: true,
+        description: 'The deliverable to delete (NOT_FOUND if unknown).',
+      }),
+    }),
+  },
+  {
+    description: 'Deletes a deliverable for good. Staff only.',
     resolve: async (_root, { input }, ctx) => {
       requireRole(ctx, STAFF, 'delete deliverables');
       const existing = await visibleDeliverable(ctx, input.id);
@@ -292,18 +353,27 @@ builder.relayMutationField(
     },
   },
   {
+    description: 'The result of `deleteDeliverable`.',
     outputFields: (t) => ({
-      deletedDeliverableId: t.id({ resolve: (d) => encodeGlobalId('Deliverable', d.id) }),
+      deletedDeliverableId: t.id({
+        description: 'Global ID of the deleted deliverable; evict it from client caches.',
+        resolve: (d) => encodeGlobalId('Deliverable', d.id),
+      }),
     }),
   },
 );
 
 // To-one relations, added after the types exist (project.ts imports this file).
 builder.objectFields(Deliverable, (t) => ({
-  project: t.field({ type: Project, resolve: toOne(() => projectModel, 'project', 'projectId') }),
+  project: t.field({
+    type: Project,
+    description: 'The project it belongs to.',
+    resolve: toOne(() => projectModel, 'project', 'projectId'),
+  }),
   assignee: t.field({
     type: User,
     nullable: true,
+    description: 'The staff member working on it; null when unassigned.',
     resolve: toOne(() => userModel, 'assignee', 'assigneeId'),
   }),
 }));

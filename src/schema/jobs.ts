@@ -20,7 +20,16 @@ import { User, userModel } from './user.ts';
 import { idOf } from './validate.ts';
 
 export const BackgroundJobStatusEnum = builder.enumType('BackgroundJobStatus', {
-  values: ['QUEUED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'CANCELLED'] as const,
+  description: 'Where a job stands. SUCCEEDED, FAILED and CANCELLED are final.',
+  values: {
+    QUEUED: { description: 'Waiting for a runner, or for its next attempt after a failure.' },
+    RUNNING: { description: 'A runner is working on it; see `progress`.' },
+    SUCCEEDED: { description: 'Done; `result` holds what it produced.' },
+    FAILED: {
+      description: 'Gave up after `maxAttempts`; `lastError` says why. `retryJob` runs it again.',
+    },
+    CANCELLED: { description: 'Stopped by `cancelJob`. `retryJob` runs it again.' },
+  } as const,
 });
 
 /** What the read engine reads for a job (src/read/). */
@@ -54,11 +63,16 @@ export const BackgroundJob = builder.prismaNode('BackgroundJob', {
     kind: t.exposeString('kind', {
       description: 'generatePosts, processUpload, sendEmail or computeAnalytics.',
     }),
-    status: t.expose('status', { type: BackgroundJobStatusEnum }),
+    status: t.expose('status', { type: BackgroundJobStatusEnum, description: 'Where it stands.' }),
     progress: t.exposeInt('progress', { description: 'Percent done, 0 to 100.' }),
     attempts: t.exposeInt('attempts', { description: 'Attempts started so far.' }),
-    maxAttempts: t.exposeInt('maxAttempts'),
-    lastError: t.exposeString('lastError', { nullable: true }),
+    maxAttempts: t.exposeInt('maxAttempts', {
+      description: 'Attempts allowed before it is FAILED (3 to 8, by kind).',
+    }),
+    lastError: t.exposeString('lastError', {
+      nullable: true,
+      description: "The last failed attempt's error message; null if none failed.",
+    }),
     result: t.string({
       nullable: true,
       description: 'What the job produced, as a JSON document (set when SUCCEEDED).',
@@ -67,27 +81,50 @@ export const BackgroundJob = builder.prismaNode('BackgroundJob', {
     startedBy: t.field({
       type: User,
       nullable: true,
+      description: 'The user whose action started it; null when Postline started it on its own.',
       resolve: toOne(() => userModel, 'startedBy', 'startedById'),
     }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    startedAt: t.expose('startedAt', { type: 'DateTime', nullable: true }),
-    finishedAt: t.expose('finishedAt', { type: 'DateTime', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was queued.' }),
+    updatedAt: t.expose('updatedAt', {
+      type: 'DateTime',
+      description: 'Last change.',
+    }),
+    startedAt: t.expose('startedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When its first attempt started; null while QUEUED for the first time.',
+    }),
+    finishedAt: t.expose('finishedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it reached SUCCEEDED, FAILED or CANCELLED; null before.',
+    }),
   }),
 });
 
-const BackgroundJobConnection = builder.connectionObject({
-  type: BackgroundJob,
-  name: 'BackgroundJobConnection',
-  fields: (t) => ({
-    totalCount: t.int({ resolve: (c) => (c as unknown as ListConnection).totalCount() }),
-  }),
-});
+const BackgroundJobConnection = builder.connectionObject(
+  {
+    type: BackgroundJob,
+    name: 'BackgroundJobConnection',
+    description: 'A page of background jobs.',
+    fields: (t) => ({
+      totalCount: t.int({
+        description:
+          'Jobs matching the filter (all pages). Costs a count query; select it only when shown.',
+        resolve: (c) => (c as unknown as ListConnection).totalCount(),
+      }),
+    }),
+  },
+  { description: 'A background job in a page, with its cursor.' },
+);
 
 const BackgroundJobFilter = builder.inputType('BackgroundJobFilter', {
+  description: 'Conditions a job must meet, all of them (omitted ones: any).',
   fields: (t) => ({
-    status: t.field({ type: [BackgroundJobStatusEnum] }),
-    kind: t.string(),
+    status: t.field({ type: [BackgroundJobStatusEnum], description: 'Any of these statuses.' }),
+    kind: t.string({
+      description: 'Exactly this kind, e.g. `sendEmail` (see `BackgroundJob.kind`).',
+    }),
   }),
 });
 
@@ -95,9 +132,10 @@ builder.queryField('backgroundJobs', (t) =>
   t.connection(
     {
       type: BackgroundJob,
-      description: 'Jobs, newest first (staff only).',
+      description:
+        'Jobs, newest first by default. Staff only (FORBIDDEN for CLIENT users); never served from the response cache.',
       args: {
-        filter: t.arg({ type: BackgroundJobFilter }),
+        filter: t.arg({ type: BackgroundJobFilter, description: 'Default: every job.' }),
         direction: t.arg({ type: OrderDirection, description: 'Default: DESC (newest first).' }),
       },
       resolve: (_root, args, ctx, info) => {
@@ -133,11 +171,16 @@ export async function jobPayload(
   return { job };
 }
 
-const jobOutput = {
+const jobOutput = (mutation: string) => ({
+  description: `The result of \`${mutation}\`.`,
   outputFields: (t: PayloadFieldBuilder) => ({
-    job: t.field({ type: BackgroundJob, resolve: (p: { job: unknown }) => p.job as never }),
+    job: t.field({
+      type: BackgroundJob,
+      description: 'The job; follow it with `node(id:)` or the `backgroundJob` subscription.',
+      resolve: (p: { job: unknown }) => p.job as never,
+    }),
   }),
-};
+});
 // biome-ignore lint/suspicious/noExplicitAny: Pothos's payload field builder type is internal
 type PayloadFieldBuilder = any;
 
@@ -146,12 +189,19 @@ const DAY_MS = 86_400_000;
 builder.relayMutationField(
   'generatePosts',
   {
+    description: 'What to generate. Posts are scheduled evenly between `from` and `to`.',
     inputFields: (t) => ({
-      projectId: t.id({ required: true }),
-      count: t.int({ required: true, description: `1 to ${MAX_GENERATED_POSTS}.` }),
+      projectId: t.id({
+        required: true,
+        description: 'The project to fill; NOT_FOUND if unknown, BAD_USER_INPUT if archived.',
+      }),
+      count: t.int({
+        required: true,
+        description: `Posts to create, 1 to ${MAX_GENERATED_POSTS}.`,
+      }),
       platforms: t.field({
         type: [PlatformEnum],
-        description: 'Used in turn. Default: every platform.',
+        description: 'Used in turn; must not be empty. Default: every platform.',
       }),
       from: t.field({
         type: 'DateTime',
@@ -160,18 +210,21 @@ builder.relayMutationField(
       to: t.field({
         type: 'DateTime',
         description:
-          'Last post is scheduled here; the rest spread evenly. Default: from + 30 days.',
+          'Last post is scheduled here; the rest spread evenly. Not before `from`. Default: from + 30 days.',
       }),
       titleTemplate: t.string({
         description:
-          'Placeholders: {n}, {platform}, {date}, {project}. Default: "{project} post {n}".',
+          'Up to 300 characters. Placeholders: {n}, {platform}, {date}, {project}. Default: "{project} post {n}".',
       }),
-      bodyTemplate: t.string({ description: 'Same placeholders as titleTemplate.' }),
+      bodyTemplate: t.string({
+        description:
+          'Up to 20000 characters, same placeholders as titleTemplate. Default: "Draft {n} for {platform}, planned for {date}."',
+      }),
     }),
   },
   {
     description:
-      'Starts a job that creates `count` draft posts in a project. Returns the job at once.',
+      'Starts a job that creates `count` DRAFT posts in a project, authored by the caller. Returns the job at once. Staff only.',
     resolve: async (_root, { input }, ctx, info) => {
       const viewer = requireRole(ctx, STAFF, 'start background jobs');
       if (!Number.isInteger(input.count) || input.count < 1 || input.count > MAX_GENERATED_POSTS) {
@@ -225,18 +278,20 @@ builder.relayMutationField(
       return jobPayload(ctx, info, id);
     },
   },
-  jobOutput,
+  jobOutput('generatePosts'),
 );
 
 builder.relayMutationField(
   'recomputeAnalytics',
   {
+    description: 'Which day to recompute.',
     inputFields: (t) => ({
       day: t.field({ type: 'Date', description: 'UTC day to roll up. Default: today.' }),
     }),
   },
   {
-    description: 'Starts a job that recomputes the daily statistics `dashboardStats` reads.',
+    description:
+      'Starts a job that recomputes the daily statistics `dashboardStats` reads. Returns the job at once. Staff only.',
     resolve: async (_root, { input }, ctx, info) => {
       const viewer = requireRole(ctx, STAFF, 'start background jobs');
       const id = await ctx.prisma.$transaction((tx) =>
@@ -249,7 +304,7 @@ builder.relayMutationField(
       return jobPayload(ctx, info, id);
     },
   },
-  jobOutput,
+  jobOutput('recomputeAnalytics'),
 );
 
 async function existingJob(ctx: Context, globalId: string) {
@@ -264,9 +319,15 @@ async function existingJob(ctx: Context, globalId: string) {
 
 builder.relayMutationField(
   'retryJob',
-  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
   {
-    description: 'Runs a FAILED or CANCELLED job again, with a fresh attempt budget.',
+    description: 'The job to retry.',
+    inputFields: (t) => ({
+      id: t.id({ required: true, description: 'A BackgroundJob ID (NOT_FOUND if unknown).' }),
+    }),
+  },
+  {
+    description:
+      'Runs a FAILED or CANCELLED job again, with a fresh attempt budget; another status is BAD_USER_INPUT. Staff only.',
     resolve: async (_root, { input }, ctx, info) => {
       requireRole(ctx, STAFF, 'retry background jobs');
       const job = await existingJob(ctx, input.id);
@@ -280,15 +341,20 @@ builder.relayMutationField(
       return jobPayload(ctx, info, job.id);
     },
   },
-  jobOutput,
+  jobOutput('retryJob'),
 );
 
 builder.relayMutationField(
   'cancelJob',
-  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    description: 'The job to cancel.',
+    inputFields: (t) => ({
+      id: t.id({ required: true, description: 'A BackgroundJob ID (NOT_FOUND if unknown).' }),
+    }),
+  },
   {
     description:
-      'Cancels a QUEUED or RUNNING job. A running job stops at its next checkpoint; work already committed stays.',
+      'Cancels a QUEUED or RUNNING job; another status is BAD_USER_INPUT. A running job stops at its next checkpoint; work already committed stays. Staff only.',
     resolve: async (_root, { input }, ctx, info) => {
       requireRole(ctx, STAFF, 'cancel background jobs');
       const job = await existingJob(ctx, input.id);
@@ -302,20 +368,25 @@ builder.relayMutationField(
       return jobPayload(ctx, info, job.id);
     },
   },
-  jobOutput,
+  jobOutput('cancelJob'),
 );
 
 const FINISHED = new Set(['SUCCEEDED', 'FAILED', 'CANCELLED']);
 const FOLLOW_INTERVAL_MS = 250;
 
-builder.subscriptionType({});
+builder.subscriptionType({
+  description:
+    'Live updates over server-sent events (graphql-sse) or multipart HTTP (Apollo). Same sign-in and roles as queries.',
+});
 
 builder.subscriptionField('backgroundJob', (t) =>
   t.field({
     type: BackgroundJob,
     description:
-      'Follows a job over server-sent events: the job now, then on every change, ending when it is finished.',
-    args: { id: t.arg.id({ required: true }) },
+      'Follows a job: the job now, then on every change (checked every 250 ms), ending when it is finished. Staff only.',
+    args: {
+      id: t.arg.id({ required: true, description: 'A BackgroundJob ID (NOT_FOUND if unknown).' }),
+    },
     subscribe: async function* (_root, args, ctx) {
       requireRole(ctx, STAFF, 'follow background jobs');
       const id = idOf('id', args.id, 'BackgroundJob');

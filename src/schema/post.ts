@@ -52,52 +52,84 @@ export const postModel = defineModel({
 export const Post = builder.prismaNode('Post', {
   id: { field: 'id' },
   nullable: true,
+  description: "A social or blog post written for a client's project.",
   fields: (t) => ({
-    title: t.exposeString('title'),
-    body: t.exposeString('body'),
-    platform: t.expose('platform', { type: PlatformEnum }),
-    status: t.expose('status', { type: PostStatusEnum }),
-    scheduledAt: t.expose('scheduledAt', { type: 'DateTime', nullable: true }),
-    publishedAt: t.expose('publishedAt', { type: 'DateTime', nullable: true }),
-    tags: t.exposeStringList('tags'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    title: t.exposeString('title', { description: '1 to 300 characters.' }),
+    body: t.exposeString('body', { description: 'The text, 1 to 20000 characters.' }),
+    platform: t.expose('platform', { type: PlatformEnum, description: 'Where it is published.' }),
+    status: t.expose('status', { type: PostStatusEnum, description: 'Where it stands.' }),
+    scheduledAt: t.expose('scheduledAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it is planned to go out; null when not scheduled.',
+    }),
+    publishedAt: t.expose('publishedAt', {
+      type: 'DateTime',
+      nullable: true,
+      description: 'When it was set PUBLISHED; null before.',
+    }),
+    tags: t.exposeStringList('tags', {
+      description: 'Lower-cased, without duplicates; at most 30 of 1 to 50 characters.',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'Last change.' }),
   }),
 });
 
-export const PostConnection = builder.connectionObject({
-  type: Post,
-  name: 'PostConnection',
-  fields: (t) => ({
-    totalCount: t.int({
-      description:
-        'Rows matching the filter (all pages). Costs a count query; ask only when shown.',
-      resolve: (c) => (c as unknown as ListConnection).totalCount(),
+export const PostConnection = builder.connectionObject(
+  {
+    type: Post,
+    name: 'PostConnection',
+    description: 'A page of posts.',
+    fields: (t) => ({
+      totalCount: t.int({
+        description:
+          'Rows matching the filter (all pages). Costs a count query; ask only when shown.',
+        resolve: (c) => (c as unknown as ListConnection).totalCount(),
+      }),
     }),
-  }),
-});
+  },
+  { description: 'A post in a page, with its cursor.' },
+);
 
 export const PostOrderField = builder.enumType('PostOrderField', {
-  values: ['CREATED_AT', 'UPDATED_AT', 'SCHEDULED_AT', 'TITLE'] as const,
+  description: 'What posts are sorted by; the ID breaks ties.',
+  values: {
+    CREATED_AT: { description: 'By creation time.' },
+    UPDATED_AT: { description: 'By last change.' },
+    SCHEDULED_AT: { description: 'By `scheduledAt`; unscheduled posts sort as the latest.' },
+    TITLE: { description: 'By title.' },
+  } as const,
 });
 
 export const PostOrder = builder.inputType('PostOrder', {
+  description: 'Sort order of a post list.',
   fields: (t) => ({
-    field: t.field({ type: PostOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, required: true }),
+    field: t.field({ type: PostOrderField, required: true, description: 'Sort key.' }),
+    direction: t.field({ type: OrderDirection, required: true, description: 'ASC or DESC.' }),
   }),
 });
 
 export const PostFilter = builder.inputType('PostFilter', {
+  description: 'Conditions a post must meet, all of them (omitted ones: any).',
   fields: (t) => ({
-    status: t.field({ type: [PostStatusEnum] }),
-    platform: t.field({ type: [PlatformEnum] }),
-    projectId: t.id(),
-    clientId: t.id(),
-    authorId: t.id(),
-    scheduledAfter: t.field({ type: 'DateTime', description: 'Inclusive.' }),
-    scheduledBefore: t.field({ type: 'DateTime', description: 'Exclusive.' }),
-    search: t.string({ description: 'Case-insensitive text in the title or body.' }),
+    status: t.field({ type: [PostStatusEnum], description: 'Any of these statuses.' }),
+    platform: t.field({ type: [PlatformEnum], description: 'Any of these platforms.' }),
+    projectId: t.id({ description: "Only this project's posts (a Project ID)." }),
+    clientId: t.id({ description: "Only this client's posts (a Client ID)." }),
+    authorId: t.id({ description: 'Only posts written by this user (a User ID).' }),
+    scheduledAfter: t.field({
+      type: 'DateTime',
+      description: 'Scheduled at or after this instant (inclusive); excludes unscheduled posts.',
+    }),
+    scheduledBefore: t.field({
+      type: 'DateTime',
+      description: 'Scheduled before this instant (exclusive); excludes unscheduled posts.',
+    }),
+    search: t.string({
+      description:
+        'Case-insensitive text in the title or body, taken literally (no wildcards); at most 200 characters.',
+    }),
   }),
 });
 
@@ -139,7 +171,7 @@ export function postWhere(ctx: Context, filter: PostFilterInput | null | undefin
 }
 
 export const postListArgs = builder.args((t) => ({
-  filter: t.field({ type: PostFilter }),
+  filter: t.field({ type: PostFilter, description: 'Default: every post.' }),
   orderBy: t.field({
     type: PostOrder,
     description: 'Default: CREATED_AT DESC. The id breaks ties.',
@@ -197,6 +229,7 @@ builder.queryField('posts', (t) =>
   t.connection(
     {
       type: Post,
+      description: "Posts, newest first by default. CLIENT users see only their own client's.",
       args: postListArgs,
       resolve: (_root, args, ctx, info) => resolvePosts(ctx, info, args) as never,
     },
@@ -238,16 +271,29 @@ async function projectFor(ctx: Context, field: string, globalId: string) {
 builder.relayMutationField(
   'createPost',
   {
+    description: 'A new post. Text is trimmed before it is checked.',
     inputFields: (t) => ({
-      projectId: t.id({ required: true }),
-      title: t.string({ required: true }),
-      body: t.string({ required: true }),
-      platform: t.field({ type: PlatformEnum, required: true }),
-      scheduledAt: t.field({ type: 'DateTime' }),
-      tags: t.stringList(),
+      projectId: t.id({
+        required: true,
+        description: 'The project it is for; NOT_FOUND if unknown, BAD_USER_INPUT if archived.',
+      }),
+      title: t.string({ required: true, description: '1 to 300 characters.' }),
+      body: t.string({ required: true, description: '1 to 20000 characters.' }),
+      platform: t.field({
+        type: PlatformEnum,
+        required: true,
+        description: 'Where it will be published.',
+      }),
+      scheduledAt: t.field({ type: 'DateTime', description: 'When it is planned to go out.' }),
+      tags: t.stringList({
+        description:
+          'At most 30, each 1 to 50 characters; stored lower-cased without duplicates. Default: none.',
+      }),
     }),
   },
   {
+    description:
+      'Creates a DRAFT post with the caller as author. Staff only (ADMIN, MANAGER, EDITOR).',
     resolve: async (_root, { input }, ctx, info) => {
       const viewer = requireRole(ctx, STAFF, 'create posts');
       const title = text('input.title', input.title, { max: 300 });
@@ -271,24 +317,42 @@ builder.relayMutationField(
       return { post };
     },
   },
-  { outputFields: (t) => ({ post: t.field({ type: Post, resolve: (p) => p.post }) }) },
+  {
+    description: 'The result of `createPost`.',
+    outputFields: (t) => ({
+      post: t.field({ type: Post, description: 'The new post.', resolve: (p) => p.post }),
+    }),
+  },
 );
 
 builder.relayMutationField(
   'updatePost',
   {
+    description:
+      'Changes to one post; omitted fields stay as they are. A CLIENT user may send only `id` and `status: APPROVED`.',
     inputFields: (t) => ({
-      id: t.id({ required: true }),
-      projectId: t.id({ description: 'Move the post to another project (same or other client).' }),
-      title: t.string(),
-      body: t.string(),
-      platform: t.field({ type: PlatformEnum }),
-      status: t.field({ type: PostStatusEnum }),
-      scheduledAt: t.field({ type: 'DateTime' }),
-      tags: t.stringList(),
+      id: t.id({ required: true, description: 'The post to change (NOT_FOUND if unknown).' }),
+      projectId: t.id({
+        description:
+          'Move the post to another project (same or other client); not to an archived one.',
+      }),
+      title: t.string({ description: '1 to 300 characters.' }),
+      body: t.string({ description: '1 to 20000 characters.' }),
+      platform: t.field({ type: PlatformEnum, description: 'Where it will be published.' }),
+      status: t.field({
+        type: PostStatusEnum,
+        description:
+          'New status; only the moves listed on PostStatus are allowed. SCHEDULED needs a `scheduledAt`.',
+      }),
+      scheduledAt: t.field({ type: 'DateTime', description: 'Planned time; null clears it.' }),
+      tags: t.stringList({
+        description: 'Replaces the tags: at most 30, each 1 to 50 characters.',
+      }),
     }),
   },
   {
+    description:
+      'Changes a post. Staff may change anything; a CLIENT user may only approve a post that is IN_REVIEW (FORBIDDEN otherwise). Approving e-mails the author.',
     resolve: async (_root, { input }, ctx, info) => {
       const viewer = requireViewer(ctx);
       const post = await visiblePost(ctx, 'input.id', input.id);
@@ -354,13 +418,24 @@ builder.relayMutationField(
       return { post: updated };
     },
   },
-  { outputFields: (t) => ({ post: t.field({ type: Post, resolve: (p) => p.post }) }) },
+  {
+    description: 'The result of `updatePost`.',
+    outputFields: (t) => ({
+      post: t.field({ type: Post, description: 'The post as changed.', resolve: (p) => p.post }),
+    }),
+  },
 );
 
 builder.relayMutationField(
   'deletePost',
-  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
   {
+    description: 'The post to delete.',
+    inputFields: (t) => ({
+      id: t.id({ required: true, description: 'The post to delete (NOT_FOUND if unknown).' }),
+    }),
+  },
+  {
+    description: 'Deletes a post for good. Staff only.',
     resolve: async (_root, { input }, ctx) => {
       requireRole(ctx, STAFF, 'delete posts');
       const post = await visiblePost(ctx, 'input.id', input.id);
@@ -370,8 +445,12 @@ builder.relayMutationField(
     },
   },
   {
+    description: 'The result of `deletePost`.',
     outputFields: (t) => ({
-      deletedPostId: t.id({ resolve: (p) => encodeGlobalId('Post', p.id) }),
+      deletedPostId: t.id({
+        description: 'Global ID of the deleted post; evict it from client caches.',
+        resolve: (p) => encodeGlobalId('Post', p.id),
+      }),
     }),
   },
 );
@@ -379,7 +458,19 @@ builder.relayMutationField(
 // To-one relations, added after the types exist (the files import each other). Loaded with the
 // post by the read engine; a post from elsewhere (a mutation's result) loads them by key.
 builder.objectFields(Post, (t) => ({
-  project: t.field({ type: Project, resolve: toOne(() => projectModel, 'project', 'projectId') }),
-  client: t.field({ type: Client, resolve: toOne(() => clientModel, 'client', 'clientId') }),
-  author: t.field({ type: User, resolve: toOne(() => userModel, 'author', 'authorId') }),
+  project: t.field({
+    type: Project,
+    description: 'The project it belongs to.',
+    resolve: toOne(() => projectModel, 'project', 'projectId'),
+  }),
+  client: t.field({
+    type: Client,
+    description: "The project's client.",
+    resolve: toOne(() => clientModel, 'client', 'clientId'),
+  }),
+  author: t.field({
+    type: User,
+    description: 'The staff member who created it.',
+    resolve: toOne(() => userModel, 'author', 'authorId'),
+  }),
 }));

@@ -49,18 +49,32 @@ export const projectModel = defineModel({
 export const Project = builder.prismaNode('Project', {
   id: { field: 'id' },
   nullable: true,
+  description: 'A body of work for one client, holding its posts and deliverables.',
   fields: (t) => ({
-    name: t.exposeString('name'),
-    description: t.exposeString('description'),
-    status: t.expose('status', { type: ProjectStatusEnum }),
-    startDate: t.expose('startDate', { type: 'Date', nullable: true }),
-    dueDate: t.expose('dueDate', { type: 'Date', nullable: true }),
-    budgetCents: t.exposeInt('budgetCents'),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
-    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    name: t.exposeString('name', { description: 'Display name, 1 to 200 characters.' }),
+    description: t.exposeString('description', {
+      description: 'Free text, up to 5000 characters; empty when none was given.',
+    }),
+    status: t.expose('status', { type: ProjectStatusEnum, description: 'Where it stands.' }),
+    startDate: t.expose('startDate', {
+      type: 'Date',
+      nullable: true,
+      description: 'Planned start.',
+    }),
+    dueDate: t.expose('dueDate', {
+      type: 'Date',
+      nullable: true,
+      description: 'Planned end; never before `startDate`.',
+    }),
+    budgetCents: t.exposeInt('budgetCents', {
+      description: 'Budget in cents (12345 = 123.45); 0 when none was set.',
+    }),
+    createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When it was created.' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'Last change.' }),
     posts: t.connection(
       {
         type: Post,
+        description: "The project's posts, newest first by default.",
         args: postListArgs,
         resolve: (project, args, ctx, info) =>
           resolvePosts(ctx, info, args, [], { column: 'project_id', id: project.id }) as never,
@@ -70,6 +84,7 @@ export const Project = builder.prismaNode('Project', {
     deliverables: t.connection(
       {
         type: Deliverable,
+        description: "The project's deliverables, soonest due first by default.",
         args: deliverableListArgs,
         resolve: (project, args, ctx, info) =>
           resolveDeliverables(ctx, info, args, { column: 'project_id', id: project.id }) as never,
@@ -79,34 +94,52 @@ export const Project = builder.prismaNode('Project', {
   }),
 });
 
-export const ProjectConnection = builder.connectionObject({
-  type: Project,
-  name: 'ProjectConnection',
-  fields: (t) => ({
-    totalCount: t.int({ resolve: (c) => (c as unknown as ListConnection).totalCount() }),
-  }),
-});
+export const ProjectConnection = builder.connectionObject(
+  {
+    type: Project,
+    name: 'ProjectConnection',
+    description: 'A page of projects.',
+    fields: (t) => ({
+      totalCount: t.int({
+        description:
+          'Projects matching the filter (all pages). Costs a count query; select it only when shown.',
+        resolve: (c) => (c as unknown as ListConnection).totalCount(),
+      }),
+    }),
+  },
+  { description: 'A project in a page, with its cursor.' },
+);
 
 const ProjectOrderField = builder.enumType('ProjectOrderField', {
-  values: ['DUE_DATE', 'NAME', 'CREATED_AT'] as const,
+  description: 'What projects are sorted by; the ID breaks ties.',
+  values: {
+    DUE_DATE: { description: 'By due date; projects without one sort as the latest.' },
+    NAME: { description: 'By name.' },
+    CREATED_AT: { description: 'By creation time.' },
+  } as const,
 });
 const ProjectOrder = builder.inputType('ProjectOrder', {
+  description: 'Sort order of a project list.',
   fields: (t) => ({
-    field: t.field({ type: ProjectOrderField, required: true }),
-    direction: t.field({ type: OrderDirection, required: true }),
+    field: t.field({ type: ProjectOrderField, required: true, description: 'Sort key.' }),
+    direction: t.field({ type: OrderDirection, required: true, description: 'ASC or DESC.' }),
   }),
 });
 const ProjectFilter = builder.inputType('ProjectFilter', {
+  description: 'Conditions a project must meet, all of them (omitted ones: any).',
   fields: (t) => ({
-    clientId: t.id(),
-    status: t.field({ type: [ProjectStatusEnum] }),
+    clientId: t.id({ description: "Only this client's projects (a Client ID)." }),
+    status: t.field({ type: [ProjectStatusEnum], description: 'Any of these statuses.' }),
   }),
 });
 
 export const projectListArgs = builder.args((t) => ({
-  filter: t.field({ type: ProjectFilter }),
+  filter: t.field({ type: ProjectFilter, description: 'Default: every project.' }),
   orderBy: t.field({ type: ProjectOrder, description: 'Default: CREATED_AT DESC.' }),
-  offset: t.int({ description: 'Rows to skip after the cursor, at most 1000.' }),
+  offset: t.int({
+    description:
+      'Rows to skip after the cursor, 0 to 1000 (BAD_USER_INPUT beyond: page with cursors).',
+  }),
 }));
 
 export function resolveProjects(
@@ -144,6 +177,7 @@ builder.queryField('projects', (t) =>
   t.connection(
     {
       type: Project,
+      description: "Projects, newest first by default. CLIENT users see only their own client's.",
       args: projectListArgs,
       resolve: (_root, args, ctx, info) => resolveProjects(ctx, info, args) as never,
     },
@@ -181,16 +215,24 @@ function budget(value: number | null | undefined): number | undefined {
 builder.relayMutationField(
   'createProject',
   {
+    description: 'A new project. Text is trimmed before it is checked.',
     inputFields: (t) => ({
-      clientId: t.id({ required: true }),
-      name: t.string({ required: true }),
-      description: t.string(),
-      startDate: t.field({ type: 'Date' }),
-      dueDate: t.field({ type: 'Date' }),
-      budgetCents: t.int(),
+      clientId: t.id({
+        required: true,
+        description: 'The client it is for; NOT_FOUND if unknown, BAD_USER_INPUT if archived.',
+      }),
+      name: t.string({ required: true, description: '1 to 200 characters.' }),
+      description: t.string({ description: 'Up to 5000 characters. Default: empty.' }),
+      startDate: t.field({ type: 'Date', description: 'Planned start.' }),
+      dueDate: t.field({
+        type: 'Date',
+        description: 'Planned end; before `startDate` is BAD_USER_INPUT.',
+      }),
+      budgetCents: t.int({ description: 'In cents, not negative. Default: 0.' }),
     }),
   },
   {
+    description: 'Creates a PLANNING project for a client. ADMIN or MANAGER only.',
     resolve: async (_root, { input }, ctx, info) => {
       requireRole(ctx, MANAGERS, 'create projects');
       const clientId = idOf('input.clientId', input.clientId, 'Client');
@@ -220,23 +262,40 @@ builder.relayMutationField(
       return { project };
     },
   },
-  { outputFields: (t) => ({ project: t.field({ type: Project, resolve: (p) => p.project }) }) },
+  {
+    description: 'The result of `createProject`.',
+    outputFields: (t) => ({
+      project: t.field({
+        type: Project,
+        description: 'The new project.',
+        resolve: (p) => p.project,
+      }),
+    }),
+  },
 );
 
 builder.relayMutationField(
   'updateProject',
   {
+    description: 'Changes to one project; omitted fields stay as they are.',
     inputFields: (t) => ({
-      id: t.id({ required: true }),
-      name: t.string(),
-      description: t.string(),
-      status: t.field({ type: ProjectStatusEnum }),
-      startDate: t.field({ type: 'Date' }),
-      dueDate: t.field({ type: 'Date' }),
-      budgetCents: t.int(),
+      id: t.id({ required: true, description: 'The project to change (NOT_FOUND if unknown).' }),
+      name: t.string({ description: '1 to 200 characters.' }),
+      description: t.string({ description: 'Up to 5000 characters.' }),
+      status: t.field({
+        type: ProjectStatusEnum,
+        description: 'New status; only the moves listed on ProjectStatus are allowed.',
+      }),
+      startDate: t.field({ type: 'Date', description: 'Planned start; null clears it.' }),
+      dueDate: t.field({
+        type: 'Date',
+        description: 'Planned end; null clears it. Before `startDate` is BAD_USER_INPUT.',
+      }),
+      budgetCents: t.int({ description: 'In cents, not negative.' }),
     }),
   },
   {
+    description: 'Changes a project. ADMIN or MANAGER only.',
     resolve: async (_root, { input }, ctx, info) => {
       requireRole(ctx, MANAGERS, 'update projects');
       const existing = await visibleProject(ctx, 'input.id', input.id);
@@ -271,13 +330,29 @@ builder.relayMutationField(
       return { project };
     },
   },
-  { outputFields: (t) => ({ project: t.field({ type: Project, resolve: (p) => p.project }) }) },
+  {
+    description: 'The result of `updateProject`.',
+    outputFields: (t) => ({
+      project: t.field({
+        type: Project,
+        description: 'The project as changed.',
+        resolve: (p) => p.project,
+      }),
+    }),
+  },
 );
 
 builder.relayMutationField(
   'archiveProject',
-  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
   {
+    description: 'The project to archive.',
+    inputFields: (t) => ({
+      id: t.id({ required: true, description: 'The project to archive (NOT_FOUND if unknown).' }),
+    }),
+  },
+  {
+    description:
+      'Sets a project ARCHIVED from any status; it then takes no new posts. ADMIN or MANAGER only.',
     resolve: async (_root, { input }, ctx, info) => {
       requireRole(ctx, MANAGERS, 'archive projects');
       const existing = await visibleProject(ctx, 'input.id', input.id);
@@ -296,10 +371,23 @@ builder.relayMutationField(
       return { project };
     },
   },
-  { outputFields: (t) => ({ project: t.field({ type: Project, resolve: (p) => p.project }) }) },
+  {
+    description: 'The result of `archiveProject`.',
+    outputFields: (t) => ({
+      project: t.field({
+        type: Project,
+        description: 'The archived project.',
+        resolve: (p) => p.project,
+      }),
+    }),
+  },
 );
 
 // The to-one relation, added after the types exist (client.ts imports this file).
 builder.objectField(Project, 'client', (t) =>
-  t.field({ type: Client, resolve: toOne(() => clientModel, 'client', 'clientId') }),
+  t.field({
+    type: Client,
+    description: 'The client it is for.',
+    resolve: toOne(() => clientModel, 'client', 'clientId'),
+  }),
 );

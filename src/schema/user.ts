@@ -37,28 +37,35 @@ export const userModel = defineModel({
 export const User = builder.prismaNode('User', {
   id: { field: 'id' },
   nullable: true,
+  description:
+    "A person who signs in: agency staff (ADMIN, MANAGER, EDITOR) or a user of one client (CLIENT). CLIENT users see staff and their own client's users only.",
   fields: (t) => ({
-    name: t.exposeString('name'),
+    name: t.exposeString('name', { description: 'Display name.' }),
     email: t.string({
       nullable: true,
-      description: 'Visible to agency staff, and to users of the same client.',
+      description:
+        "Sign-in e-mail, lower-cased. Null when a CLIENT user looks at staff or at another client's user.",
       resolve: (user, _args, ctx) => {
         const viewer = requireViewer(ctx);
         if (viewer.role !== 'CLIENT') return user.email;
         return user.clientId === viewer.clientId ? user.email : null;
       },
     }),
-    role: t.expose('role', { type: RoleEnum }),
+    role: t.expose('role', { type: RoleEnum, description: 'What the user may see and do.' }),
     client: t.field({
       type: Client,
       nullable: true,
+      description: 'The client a CLIENT user belongs to; null for staff.',
       resolve: toOne(() => clientModel, 'client', 'clientId'),
     }),
     active: t.boolean({
       description: 'False while deactivated: the user cannot sign in and every token is refused.',
       resolve: (user) => user.deactivatedAt === null,
     }),
-    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    createdAt: t.expose('createdAt', {
+      type: 'DateTime',
+      description: 'When the user was created.',
+    }),
   }),
 });
 
@@ -80,12 +87,18 @@ function authOf(ctx: Context): AuthServices {
 builder.relayMutationField(
   'login',
   {
+    description: 'E-mail and password of an active user.',
     inputFields: (t) => ({
-      email: t.string({ required: true }),
-      password: t.string({ required: true }),
+      email: t.string({
+        required: true,
+        description: 'Compared case-insensitively, ignoring surrounding spaces.',
+      }),
+      password: t.string({ required: true, description: 'The password, as typed.' }),
     }),
   },
   {
+    description:
+      'Signs in and returns a bearer token; needs no token. A wrong e-mail or password, or a deactivated account, is UNAUTHENTICATED; too many failures for the e-mail or from the address (5 and 20 per 15 minutes by default) are TOO_MANY_REQUESTS with `extensions.retryAfter` seconds.',
     resolve: async (_root, { input }, ctx, info) => {
       const auth = authOf(ctx);
       const email = input.email.trim().toLowerCase();
@@ -131,6 +144,7 @@ builder.relayMutationField(
     },
   },
   {
+    description: 'A signed-in session.',
     outputFields: (t) => ({
       token: t.string({
         description: 'Send as `Authorization: Bearer <token>`.',
@@ -140,7 +154,11 @@ builder.relayMutationField(
         description: 'Seconds until the token expires.',
         resolve: (p) => p.expiresIn,
       }),
-      viewer: t.field({ type: User, resolve: (p) => p.viewer }),
+      viewer: t.field({
+        type: User,
+        description: 'The user now signed in.',
+        resolve: (p) => p.viewer,
+      }),
     }),
   },
 );
@@ -148,6 +166,7 @@ builder.relayMutationField(
 const LogoutPayload = builder
   .objectRef<{ viewer: { id: number } | null }>('LogoutPayload')
   .implement({
+    description: 'The result of `logout`.',
     fields: (t) => ({
       viewer: t.field({
         type: User,
@@ -218,10 +237,17 @@ async function lockForChange(tx: Prisma.TransactionClient, id: number, globalId:
 builder.relayMutationField(
   'updateUser',
   {
+    description: 'Changes to one user; omitted fields stay as they are.',
     inputFields: (t) => ({
-      id: t.id({ required: true }),
-      role: t.field({ type: RoleEnum }),
-      clientId: t.id({ description: 'The client of a CLIENT user; staff belong to none.' }),
+      id: t.id({ required: true, description: 'The user to change.' }),
+      role: t.field({
+        type: RoleEnum,
+        description: 'New role. Demoting or deactivating the last active ADMIN is BAD_USER_INPUT.',
+      }),
+      clientId: t.id({
+        description:
+          'The client of a CLIENT user (required when making a user CLIENT); staff belong to none, so giving it for staff is BAD_USER_INPUT.',
+      }),
       active: t.boolean({
         description: 'false deactivates: no sign-in, and every token of the user is refused.',
       }),
@@ -229,8 +255,8 @@ builder.relayMutationField(
   },
   {
     description:
-      'ADMIN only. Changing role, client or active signs the user out everywhere (within ' +
-      'AUTH_RECHECK_MS on every instance).',
+      'ADMIN only (FORBIDDEN otherwise). Changing role, client or active signs the user out ' +
+      'everywhere (within AUTH_RECHECK_MS, 2 s by default). An unknown user or client is NOT_FOUND.',
     resolve: async (_root, { input }, ctx, info) => {
       requireRole(ctx, ADMINS, 'manage users');
       const id = idOf('input.id', input.id, 'User');
@@ -274,17 +300,27 @@ builder.relayMutationField(
       return { user };
     },
   },
-  { outputFields: (t) => ({ user: t.field({ type: User, resolve: (p) => p.user }) }) },
+  {
+    description: 'The result of `updateUser`.',
+    outputFields: (t) => ({
+      user: t.field({ type: User, description: 'The user as changed.', resolve: (p) => p.user }),
+    }),
+  },
 );
 
 builder.relayMutationField(
   'deleteUser',
-  { inputFields: (t) => ({ id: t.id({ required: true }) }) },
+  {
+    description: 'The user to delete.',
+    inputFields: (t) => ({
+      id: t.id({ required: true, description: 'The user to delete (NOT_FOUND if unknown).' }),
+    }),
+  },
   {
     description:
-      'ADMIN only. A user who wrote posts cannot be deleted (the posts keep their author): ' +
-      'deactivate them with updateUser(active: false). Deliverables assigned to the user ' +
-      'become unassigned.',
+      'ADMIN only. A user who wrote posts cannot be deleted (BAD_USER_INPUT: the posts keep ' +
+      'their author): deactivate them with updateUser(active: false). Deliverables assigned to ' +
+      'the user become unassigned; the last active ADMIN cannot be deleted.',
     resolve: async (_root, { input }, ctx) => {
       requireRole(ctx, ADMINS, 'manage users');
       const id = idOf('input.id', input.id, 'User');
@@ -316,8 +352,12 @@ builder.relayMutationField(
     },
   },
   {
+    description: 'The result of `deleteUser`.',
     outputFields: (t) => ({
-      deletedUserId: t.id({ resolve: (p) => encodeGlobalId('User', p.id) }),
+      deletedUserId: t.id({
+        description: 'Global ID of the deleted user; evict it from client caches.',
+        resolve: (p) => encodeGlobalId('User', p.id),
+      }),
     }),
   },
 );
