@@ -660,9 +660,7 @@ const ROWS: Row[] = [
       }
       const tally = new Map<string, number>();
       for (const c of codes) tally.set(c, (tally.get(c) ?? 0) + 1);
-      const counts = [...tally]
-        .map(([c, n]) => `${n}× ${c}`)
-        .join(', ');
+      const counts = [...tally].map(([c, n]) => `${n}× ${c}`).join(', ');
       return {
         answer:
           firstThrottled === null
@@ -825,7 +823,7 @@ async function runRow(
 const probeCell = (p: ProbeStats) =>
   p.n === 0
     ? 'none'
-    : `${fmt(p.p50, 0)} / ${fmt(p.max, 0)}${p.failures ? `, **${p.failures} failed**` : ''}`;
+    : `${fmt(p.p50, 0)} / ${fmt(p.max, 0)} (${p.n})${p.failures ? `, **${p.failures} failed**` : ''}`;
 
 function resultCells(r: RowResult | undefined): string[] {
   if (!r) return ['—', '—', '—', '—', '—', '—'];
@@ -879,7 +877,7 @@ function markdown(report: HostileReport): string {
     `- Data: ${report.posts.toLocaleString('en')} posts in \`${report.database}\``,
     ...(report.sides.before ? [`- **B** (before): ${sideText('before')}`] : []),
     `- **A** (after): ${sideText('after')}`,
-    `- Each attack is cut off after ${report.attackTimeoutS} s ("timed out"). Probes during the attack: \`{ __typename }\` every 20 ms and \`/ready\` (one pool connection, one statement) every 50 ms, each failing when not 200 within ${report.probeTimeoutMs / 1000} s; cells show p50 / max ms. RSS from /proc (MB, at the start of the attack → peak). SQL statements: the server's \`${STATEMENTS}\` over the attack.`,
+    `- Each attack is cut off after ${report.attackTimeoutS} s ("timed out"). Probes during the attack: \`{ __typename }\` every 20 ms and \`/ready\` (one pool connection, one statement) every 50 ms, each failing when not 200 within ${report.probeTimeoutMs / 1000} s; cells show p50 / max ms (probes sent). RSS from /proc (MB, at the start of the attack → peak). SQL statements: the server's \`${STATEMENTS}\` over the attack.`,
     '',
     '| What was sent | side | What the attacker got | Time ms | `{ __typename }` p50 / max ms | `/ready` p50 / max ms | RSS MB | SQL statements |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
