@@ -146,9 +146,9 @@ async function scrapeText(
 }
 
 const STATEMENTS = 'postline_sql_statements_per_request_sum';
-async function statements(base: string): Promise<number | null> {
+async function statements(base: string, timeoutMs = 15_000): Promise<number | null> {
   try {
-    const { text } = await scrapeText(base, AbortSignal.timeout(15_000));
+    const { text } = await scrapeText(base, AbortSignal.timeout(timeoutMs));
     return total(parseMetrics(text), STATEMENTS) ?? null;
   } catch {
     return null;
@@ -786,11 +786,13 @@ async function runRow(
       clearTimeout(timer);
     }
     const elapsedMs = performance.now() - started;
-    const timedOut = controller.signal.aborted;
+    // An attack that ended with the time bound without an outcome hung; one that watched for
+    // the whole window (revocation) returns its outcome with \`ms: null\`.
+    const timedOut = controller.signal.aborted && outcome === null && error === null;
     const [typenameStats, readyStats] = await Promise.all([typename.stop(), ready.stop()]);
     clearInterval(sampler);
     rssPeak = Math.max(rssPeak, processRssMb(server.pid) ?? 0);
-    const statementsAfter = timedOut ? null : await statements(server.baseUrl);
+    const statementsAfter = await statements(server.baseUrl, timedOut ? 3000 : 15_000);
     if (timedOut) {
       // A server still busy with the attack would take its shutdown timeout to stop.
       process.kill(server.pid, 'SIGKILL');
@@ -832,7 +834,10 @@ function resultCells(r: RowResult | undefined): string[] {
     : r.error
       ? `harness error: ${r.error}`
       : (r.outcome?.answer ?? '—');
-  const ms = r.timedOut ? `> ${fmt(ATTACK_MS, 0)}` : fmt(r.outcome?.ms ?? null, 0);
+  const ms =
+    r.timedOut || (r.outcome && r.outcome.ms === null && r.elapsedMs >= ATTACK_MS)
+      ? `> ${fmt(ATTACK_MS, 0)}`
+      : fmt(r.outcome?.ms ?? null, 0);
   return [
     answerText + (r.outcome?.note ? ` (${r.outcome.note})` : ''),
     ms,
