@@ -478,7 +478,7 @@ const ROWS: Row[] = [
         answer:
           r.ms === null
             ? `still served (${r.last}) after ${r.accepted} reads`
-            : `refused: ${r.last}`,
+            : `refused: ${r.last}, after ${r.accepted} accepted reads`,
         ms: r.ms,
         detail: { acceptedAfterDelete: r.accepted },
       };
@@ -522,7 +522,7 @@ const ROWS: Row[] = [
         answer:
           (r.ms === null
             ? `still accepted (${r.last}) after ${r.accepted} calls`
-            : `refused: ${r.last}`) +
+            : `refused: ${r.last}, after ${r.accepted} accepted calls`) +
           (created.rowCount ? '; the demoted admin created a client' : ''),
         ms: r.ms,
         detail: { acceptedAfterDemotion: r.accepted, clientCreated: Boolean(created.rowCount) },
@@ -693,7 +693,7 @@ const ROWS: Row[] = [
       const routes = Object.keys(sums).sort();
       return {
         answer: routes.length
-          ? `${negative.length ? `negative sums for ${negative.map(([r]) => r).join(', ')}` : 'no negative sums'} (${routes.map((r) => `${r} ${fmt(sums[r], 3)} s`).join(', ')})`
+          ? `${negative.length ? `negative sums for ${negative.map(([r]) => r).join(', ')}` : 'no negative sums'} (${routes.map((r) => `${r} ${fmt((sums[r] ?? 0) * 1000, 2)} ms`).join(', ')})`
           : 'no durations recorded for these routes',
         ms: performance.now() - started,
         detail: { sums },
