@@ -55,13 +55,13 @@ const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
   stdio: 'inherit',
 });
 if (result.status !== 0) {
-  process.stderr.write(`tsc failed (${result.signal ?? `exit ${result.status}`}): dist/ not stamped\n`);
+  process.stderr.write(
+    `tsc failed (${result.signal ?? `exit ${result.status}`}): dist/ not stamped\n`,
+  );
   process.exit(result.status || 1);
 }
 // The stamp carries the time the build started: a file saved while tsc ran is newer than it,
 // so the next `--if-stale` builds again.
 writeFileSync(stamp, `${startedAt.toISOString()}\n`);
 utimesSync(stamp, startedAt, startedAt);
-process.stderr.write(
-  `Built dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
-);
+process.stderr.write(`Built dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
