@@ -82,14 +82,15 @@ async function measure(side: Side): Promise<Figures> {
         },
         body: JSON.stringify(body),
       });
-      return (await res.json()) as { data?: any; errors?: unknown };
+      return (await res.json()) as { data?: { login?: { token: string } }; errors?: unknown };
     };
     const token = (
       await gql({
         query:
           'mutation { login(input: { email: "admin@postline.dev", password: "postline-demo" }) { token } }',
       })
-    ).data.login.token as string;
+    ).data?.login?.token;
+    if (!token) throw new Error('login failed');
     let left = Number(values.requests);
     let i = 0;
     const cpuBefore = processCpuSeconds(pid) ?? 0;
