@@ -52,9 +52,12 @@ describe('extensions.profile', () => {
       expect(s).toMatchObject({
         sql: expect.stringMatching(/^\s*SELECT/),
         durationMs: expect.any(Number),
+        dbMs: expect.any(Number),
+        loopWaitMs: expect.any(Number),
         rows: expect.any(Number),
       });
     }
+    expect(profile.sqlDbMs).toEqual(expect.any(Number));
     expect(profile.statements.map((s: { sql: string }) => s.sql).join('\n')).toMatch(
       /FROM "posts" t[\s\S]*LEFT JOIN "projects" r1[\s\S]*count\(\*\)/,
     );
@@ -156,7 +159,10 @@ describe('slow query log', () => {
         requestId: expect.any(String),
         sql: expect.stringContaining('FROM "clients" t WHERE t.name ILIKE $1'),
       });
-      expect(slow[0]?.durationMs).toBeGreaterThan(150);
+      // the database held it: its database time is over the threshold, not just its wall time
+      expect(slow[0]?.dbMs).toBeGreaterThan(150);
+      expect(slow[0]?.durationMs).toBeGreaterThanOrEqual(slow[0]?.dbMs);
+      expect(slow[0]?.loopWaitMs).toEqual(expect.any(Number));
       const ops = lines.filter((l) => l.msg === 'slow operation');
       expect(ops).toHaveLength(1);
       expect(ops[0]).toMatchObject({ operation: 'SlowClients', thresholdMs: 250, statements: 1 });
@@ -173,6 +179,74 @@ describe('slow query log', () => {
       expect(lines).toEqual([]);
     } finally {
       await locker.end().catch(() => {});
+      await t.close();
+    }
+  });
+
+  it('does not blame the database for a result that waited on a blocked event loop', async () => {
+    const { lines, logger } = captureLogs();
+    const t = await createTestApp(
+      { SLOW_QUERY_MS: '150', SLOW_OPERATION_MS: '100000' },
+      { logger },
+    );
+    // The process stays busy for BLOCK_MS right after the list's statement is sent (a
+    // synchronous loop, as a CPU-heavy request would): the database answers at once, but the
+    // result cannot be handled until the loop is free again.
+    const BLOCK_MS = 400;
+    const original = pg.Client.prototype.query;
+    let armed = false;
+    // biome-ignore lint/suspicious/noExplicitAny: pg's overloaded query signature
+    (pg.Client.prototype as any).query = function (this: pg.Client, ...args: any[]) {
+      // biome-ignore lint/suspicious/noExplicitAny: see above
+      const result = (original as any).apply(this, args);
+      const text = typeof args[0] === 'string' ? args[0] : args[0]?.text;
+      if (armed && typeof text === 'string' && text.includes('FROM "clients"')) {
+        armed = false;
+        const until = performance.now() + BLOCK_MS;
+        while (performance.now() < until) {
+          // busy: the event loop cannot turn
+        }
+      }
+      return result;
+    };
+    try {
+      await t.tokenFor(ADMIN);
+      lines.length = 0;
+      armed = true;
+      const res = await t.gql(
+        'query BlockedLoop { clients(first: 2) { edges { node { name } } } }',
+        {},
+        { as: ADMIN, headers: PROFILE },
+      );
+      expect(res.errors).toBeUndefined();
+      expect(armed).toBe(false);
+      expect(lines.filter((l) => l.msg === 'slow query')).toEqual([]);
+
+      // the profile shows both figures: the wall time with the wait in it, and the wait
+      const [statement] = res.extensions?.profile.statements ?? [];
+      expect(statement.sql).toContain('FROM "clients"');
+      expect(statement.durationMs).toBeGreaterThanOrEqual(BLOCK_MS);
+      expect(statement.loopWaitMs).toBeGreaterThan(statement.durationMs / 2);
+      expect(statement.dbMs).toBeCloseTo(statement.durationMs - statement.loopWaitMs, 2);
+
+      // and so does /metrics: one statement waited longer than 0.25 s for the loop
+      const metrics = await (await t.app.yoga.fetch('http://postline.test/metrics')).text();
+      const value = (series: string) =>
+        Number(
+          metrics
+            .split('\n')
+            .find((l) => l.startsWith(`${series} `))
+            ?.split(' ')[1],
+        );
+      const waits = value('postline_sql_statement_loop_wait_seconds_count');
+      expect(waits).toBeGreaterThan(0);
+      expect(value('postline_sql_statement_loop_wait_seconds_bucket{le="0.25"}')).toBe(waits - 1);
+      expect(metrics).toMatch(
+        /^postline_sql_statement_db_duration_seconds_count\{verb="SELECT"\} [1-9]/m,
+      );
+      expect(metrics).toMatch(/^nodejs_eventloop_lag_p99_seconds /m);
+    } finally {
+      pg.Client.prototype.query = original;
       await t.close();
     }
   });

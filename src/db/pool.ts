@@ -17,6 +17,7 @@
  */
 import pg from 'pg';
 import { ConfigError } from '../config.ts';
+import { loopWaitMs, startLoopProbe } from './loop-wait.ts';
 import { currentQueryLog, type QueryLog, recordStatement } from './query-log.ts';
 import { DISCARDED, RequestConnections } from './request-connections.ts';
 
@@ -110,9 +111,11 @@ export class TimedClient extends pg.Client {
     }
     const started = performance.now();
     const finish = (err: Error | null, res?: pg.QueryResult) => {
+      const now = performance.now();
       const record = {
         sql,
-        durationMs: performance.now() - started,
+        durationMs: now - started,
+        loopWaitMs: loopWaitMs(started, now),
         rows: res?.rowCount ?? res?.rows?.length ?? 0,
         ...(err ? { error: err.message } : {}),
       };
@@ -546,6 +549,8 @@ export function createPool(
   s: PoolSettings,
   logger?: PoolLogger,
 ): PostlinePool {
+  // Statement timings separate the event loop's stalls from the database's time (loop-wait.ts).
+  startLoopProbe();
   return new PostlinePool(connectionString, s, logger);
 }
 

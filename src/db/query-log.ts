@@ -7,7 +7,10 @@ import type { RequestConnections } from './request-connections.ts';
 
 export interface StatementRecord {
   sql: string;
+  /** Wall time: sent → result handled, including any wait for a busy event loop. */
   durationMs: number;
+  /** Of durationMs, the time the result waited for a stalled event loop (loop-wait.ts). */
+  loopWaitMs: number;
   rows: number;
   error?: string;
 }
@@ -17,7 +20,10 @@ export interface QueryLog {
   /** Keep statement text (profiles); off in the hot path, where only counts are needed. */
   keepText: boolean;
   count: number;
+  /** Wall time of the statements. */
   totalMs: number;
+  /** Database time of the statements: wall time less the waits for the event loop. */
+  dbMs: number;
   /** The connections the request holds (set by the pool on its first checkout). */
   connections?: RequestConnections;
   /** Set when the operation ran out of time: its further SQL is refused with this error. */
@@ -27,7 +33,7 @@ export interface QueryLog {
 const storage = new AsyncLocalStorage<QueryLog>();
 
 export function newQueryLog(keepText = false): QueryLog {
-  return { statements: [], keepText, count: 0, totalMs: 0 };
+  return { statements: [], keepText, count: 0, totalMs: 0, dbMs: 0 };
 }
 
 export function runWithQueryLog<T>(log: QueryLog, fn: () => T): T {
@@ -54,6 +60,7 @@ export function recordStatement(log: QueryLog | undefined, record: StatementReco
   if (log) {
     log.count += 1;
     log.totalMs += record.durationMs;
+    log.dbMs += record.durationMs - record.loopWaitMs;
     if (log.keepText) log.statements.push(record);
   }
   for (const l of listeners) l(record, log);

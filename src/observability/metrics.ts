@@ -65,9 +65,22 @@ export function createMetrics(pool: pg.Pool): Metrics {
   });
   const sqlDuration = new client.Histogram({
     name: 'postline_sql_statement_duration_seconds',
-    help: 'SQL statement duration by verb',
+    help: 'SQL statement wall time by verb: sent to result handled, including any wait for a busy event loop',
     labelNames: ['verb'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const sqlDbDuration = new client.Histogram({
+    name: 'postline_sql_statement_db_duration_seconds',
+    help: 'SQL statement database time by verb (estimated): wall time less the wait for a stalled event loop',
+    labelNames: ['verb'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const sqlLoopWait = new client.Histogram({
+    name: 'postline_sql_statement_loop_wait_seconds',
+    help: 'Time a SQL result waited for a stalled event loop before it was handled (0 when the loop kept turning)',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
     registers: [registry],
   });
   const statementsPerRequest = new client.Histogram({
@@ -81,7 +94,10 @@ export function createMetrics(pool: pg.Pool): Metrics {
   registerJobQueueMetrics(registry, pool);
   registerJobAttemptMetrics(registry);
   const unsubscribe = onStatement((record) => {
-    sqlDuration.observe({ verb: verbOf(record.sql) }, record.durationMs / 1000);
+    const verb = verbOf(record.sql);
+    sqlDuration.observe({ verb }, record.durationMs / 1000);
+    sqlDbDuration.observe({ verb }, (record.durationMs - record.loopWaitMs) / 1000);
+    sqlLoopWait.observe(record.loopWaitMs / 1000);
   });
   return {
     registry,

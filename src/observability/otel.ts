@@ -65,6 +65,9 @@ export function createSpanSink(endpoint: string, serviceName: string): SpanSink 
               'db.operation': s.action,
               'db.sql.table': s.model,
               'db.response.returned_rows': s.rows,
+              // The span is the wall time; these split it into database and event-loop wait.
+              'postline.db_ms': s.dbMs,
+              'postline.loop_wait_ms': s.loopWaitMs,
             },
           },
           parent,

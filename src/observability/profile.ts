@@ -36,7 +36,12 @@ export interface ResolverTiming {
 export interface SqlTiming {
   sql: string;
   startMs: number;
+  /** Wall time: sent → result handled, any wait for a busy event loop included. */
   durationMs: number;
+  /** Database time (estimated): durationMs less loopWaitMs. */
+  dbMs: number;
+  /** Time the result waited for a stalled event loop (src/db/loop-wait.ts). */
+  loopWaitMs: number;
   rows: number;
   error?: string;
 }
@@ -45,7 +50,10 @@ export interface Profile {
   operationName: string;
   totalMs: number;
   statementCount: number;
+  /** Wall time of the statements. */
   sqlMs: number;
+  /** Database time of the statements (estimated): sqlMs less their waits for the event loop. */
+  sqlDbMs: number;
   resolvers: ResolverTiming[];
   statements: SqlTiming[];
 }
@@ -251,7 +259,7 @@ type ExecContext = Partial<YogaInitialContext> & {
 export function createProfiling({ config, logger, metrics }: ProfilingOptions): Profiling {
   const sqlByModel = new client.Histogram({
     name: 'postline_sql_query_duration_seconds',
-    help: 'SQL statement duration by model and action (derived from the statement)',
+    help: 'SQL statement wall time by model and action (derived from the statement), any wait for a busy event loop included',
     labelNames: ['model', 'action'] as const,
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [metrics.registry],
@@ -278,22 +286,28 @@ export function createProfiling({ config, logger, metrics }: ProfilingOptions): 
     const trace = log ? byLog.get(log) : undefined;
     // Only statements of this app's operations: the pool is shared by jobs and scripts too.
     if (!trace) return;
+    const dbMs = record.durationMs - record.loopWaitMs;
     if (trace.detailed) {
       trace.statements.push({
         sql: record.sql,
         startMs: round(now - record.durationMs - trace.started),
         durationMs: round(record.durationMs),
+        dbMs: round(dbMs),
+        loopWaitMs: round(record.loopWaitMs),
         rows: record.rows,
         ...(record.error ? { error: record.error } : {}),
       });
     }
-    if (record.durationMs > config.slowQueryMs) {
+    // Slow when the database was slow: a result that sat waiting for a busy process is not.
+    if (dbMs > config.slowQueryMs || config.slowQueryMs === 0) {
       logger.warn(
         {
           event: 'slow_query',
           operation: trace.operation,
           requestId: trace.requestId,
+          dbMs: round(dbMs),
           durationMs: round(record.durationMs),
+          loopWaitMs: round(record.loopWaitMs),
           thresholdMs: config.slowQueryMs,
           rows: record.rows,
           model,
@@ -351,6 +365,7 @@ export function createProfiling({ config, logger, metrics }: ProfilingOptions): 
                 thresholdMs: config.slowOperationMs,
                 statements: trace.log?.count ?? 0,
                 sqlMs: round(trace.log?.totalMs ?? 0),
+                sqlDbMs: round(trace.log?.dbMs ?? 0),
               },
               'slow operation',
             );
@@ -386,6 +401,7 @@ function toProfile(trace: RequestTrace): Profile {
     totalMs: round(trace.durationMs ?? 0),
     statementCount: trace.log?.count ?? trace.statements.length,
     sqlMs: round(trace.log?.totalMs ?? 0),
+    sqlDbMs: round(trace.log?.dbMs ?? 0),
     resolvers: trace.resolvers,
     statements: trace.statements,
   };
@@ -411,6 +427,8 @@ function toSpanInput(trace: RequestTrace) {
       ...classifySql(s.sql),
       startEpochMs: origin + s.startMs,
       durationMs: s.durationMs,
+      dbMs: s.dbMs,
+      loopWaitMs: s.loopWaitMs,
       rows: s.rows,
       error: s.error,
     })),
