@@ -58,7 +58,10 @@ const NO_FIGURES: ServerFigures = {
 
 const METRIC = {
   statements: 'postline_sql_statements_per_request',
+  /** Wall time of a statement, including the wait for a busy event loop. */
   sqlDuration: 'postline_sql_statement_duration_seconds',
+  /** The same statements with the event-loop wait taken out (servers since #13). */
+  sqlDbDuration: 'postline_sql_statement_db_duration_seconds',
   poolConnections: 'postline_db_pool_connections',
   rss: 'process_resident_memory_bytes',
   http: 'postline_http_request_duration_seconds',
@@ -143,11 +146,17 @@ function serverFigures(
   const lookups = cache ? cache.hits + cache.misses : 0;
   const rss = maxOf(series(METRIC.rss));
 
+  // Database time when the server reports it apart from the event-loop wait, else wall time
+  // (older servers, e.g. the "before" side of --compare).
+  const sqlTime =
+    findName(after, new RegExp(`^${METRIC.sqlDbDuration}_sum$`)) !== undefined
+      ? METRIC.sqlDbDuration
+      : METRIC.sqlDuration;
   return {
     sqlPerRequest: perRequest(delta(before, after, `${METRIC.statements}_sum`)),
-    dbMsPerRequest: perRequest(delta(before, after, `${METRIC.sqlDuration}_sum`), 1000),
-    statementP50Ms: ms(histogramQuantile(before, after, METRIC.sqlDuration, 0.5)),
-    statementP95Ms: ms(histogramQuantile(before, after, METRIC.sqlDuration, 0.95)),
+    dbMsPerRequest: perRequest(delta(before, after, `${sqlTime}_sum`), 1000),
+    statementP50Ms: ms(histogramQuantile(before, after, sqlTime, 0.5)),
+    statementP95Ms: ms(histogramQuantile(before, after, sqlTime, 0.95)),
     poolUtilization,
     poolInUseMax: maxOf(inUse),
     poolWaitingMax: maxOf(series(METRIC.poolConnections, { state: 'waiting' })),
