@@ -69,7 +69,7 @@ async function main() {
     config.jobs.mode === 'inline'
       ? await startJobRunner(app.services, { databaseUrl: sessionUrl })
       : null;
-  const server = createHttpServer(nodeHandler(app));
+  const server = createHttpServer(app.drain.handler(nodeHandler(app)));
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   // /metrics on a port of its own (METRICS_PORT), e.g. reachable from the monitoring network only.
   const metricsServer = config.metrics.port
@@ -105,15 +105,30 @@ async function main() {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    // 1. /ready answers 503 while requests are still served, so the load balancer's health
+    // check takes this instance out before its listener closes; responses say `connection: close`.
+    app.drain.start();
+    logger.info({ signal, drainMs: config.shutdownDrainMs }, 'draining: /ready answers 503');
+    if (config.shutdownDrainMs > 0) {
+      await new Promise((r) => setTimeout(r, config.shutdownDrainMs));
+    }
+    // 2. No new connections; idle kept-alive ones close; subscription streams complete.
+    logger.info('shutting down: no new connections, finishing in-flight requests');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    app.drain.endStreams();
+    metricsServer?.close();
+    // 3. In-flight requests get SHUTDOWN_TIMEOUT_MS to finish; connections still open then are cut.
     const force = setTimeout(() => {
       logger.warn('shutdown timeout reached; closing remaining connections');
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     force.unref();
-    server.closeIdleConnections();
-    metricsServer?.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // A connection whose last response has gone out is idle: close it rather than wait for it.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    await closed;
+    clearInterval(sweep);
+    clearTimeout(force);
     // Stop taking jobs; running ones get the rest of the shutdown timeout to finish.
     await jobs?.stop(config.shutdownTimeoutMs);
     app.metrics.stop();
