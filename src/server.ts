@@ -5,7 +5,7 @@ import { ConfigError, loadConfigOrExit } from './config.ts';
 import { locateDatabase } from './db/database.ts';
 import { applyMigrations } from './db/migrations.ts';
 import { connectionDemands, createPool, verifyConnectionBudget } from './db/pool.ts';
-import { resolvePreparedStatements } from './db/pooler.ts';
+import { requireSessionConnection, resolvePreparedStatements } from './db/pooler.ts';
 import { createPrisma } from './db/prisma.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedIfEmpty } from './db/seed.ts';
 import { usePreparedStatements } from './db/statements.ts';
@@ -30,7 +30,15 @@ async function main() {
 
   // DATABASE_URL may lead through a transaction-mode pooler; session features use this one.
   const sessionUrl = config.sessionDatabaseUrl ?? db.url;
+  const sessionVariable = config.sessionDatabaseUrl ? 'DATABASE_SESSION_URL' : 'DATABASE_URL';
   try {
+    await requireSessionConnection(
+      sessionUrl,
+      sessionVariable,
+      config.jobs.mode === 'inline'
+        ? 'the API (migrations, inline job runner)'
+        : 'the API (migrations)',
+    );
     await verifyConnectionBudget(sessionUrl, connectionDemands(config));
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -46,7 +54,11 @@ async function main() {
   // graphile-worker's schema: mutations enqueue jobs even when the runners are separate.
   await installWorkerSchema(sessionUrl);
 
-  const prepared = await resolvePreparedStatements(config.preparedStatements, db.url);
+  // Same URL as the session one, just checked: no transaction pooler, no need to probe again.
+  const prepared =
+    config.preparedStatements === 'auto' && db.url === sessionUrl
+      ? { on: true, reason: 'no transaction pooler detected' }
+      : await resolvePreparedStatements(config.preparedStatements, db.url);
   usePreparedStatements(prepared.on);
   logger.info(
     { reason: prepared.reason },
