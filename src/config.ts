@@ -53,6 +53,7 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(4000, 0, 65_535),
   HOST: z.string().default('0.0.0.0'),
+  WEB_CONCURRENCY: int(1, 1, 256),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 
   DATABASE_URL: url(['postgres', 'postgresql']),
@@ -241,6 +242,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     production,
     port: e.PORT,
     host: e.HOST,
+    /** API processes on this host (node:cluster); 1: this process serves. */
+    webConcurrency: e.WEB_CONCURRENCY,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
     databaseUrl: e.DATABASE_URL,
     /**

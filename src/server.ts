@@ -1,8 +1,10 @@
 /** Process entry: config, database, migrations, demo data, HTTP server, graceful shutdown. */
+import cluster from 'node:cluster';
 import { createApp, metricsResponse } from './app.ts';
 import { TokenService } from './auth/tokens.ts';
+import { runCluster } from './cluster.ts';
 import { ConfigError, loadConfigOrExit } from './config.ts';
-import { locateDatabase } from './db/database.ts';
+import { type DatabaseLocation, locateDatabase } from './db/database.ts';
 import { applyMigrations } from './db/migrations.ts';
 import { connectionDemands, createPool, verifyConnectionBudget } from './db/pool.ts';
 import { requireSessionConnection, resolvePreparedStatements } from './db/pooler.ts';
@@ -25,38 +27,45 @@ async function main() {
     );
   }
   await checkStorageOrExit(config.storage);
-  const db = await locateDatabase(config, (line) => logger.debug({ postgres: line }));
+  // A child of WEB_CONCURRENCY: the primary has located and migrated the database.
+  const child = cluster.isWorker;
+  const processes = child ? 1 : config.webConcurrency;
+  const db: DatabaseLocation = child
+    ? { url: config.databaseUrl as string, embedded: null }
+    : await locateDatabase(config, (line) => logger.debug({ postgres: line }));
   if (db.embedded) logger.info('embedded PostgreSQL started (data in %s)', config.dataDir);
 
   // DATABASE_URL may lead through a transaction-mode pooler; session features use this one.
   const sessionUrl = config.sessionDatabaseUrl ?? db.url;
   const sessionVariable = config.sessionDatabaseUrl ? 'DATABASE_SESSION_URL' : 'DATABASE_URL';
-  try {
-    await requireSessionConnection(
-      sessionUrl,
-      sessionVariable,
-      config.jobs.mode === 'inline'
-        ? 'the API (migrations, inline job runner)'
-        : 'the API (migrations)',
-    );
-    await verifyConnectionBudget(sessionUrl, connectionDemands(config));
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      if (db.embedded) await db.embedded.stop().catch(() => {});
-      process.exit(78);
+  if (!child) {
+    try {
+      await requireSessionConnection(
+        sessionUrl,
+        sessionVariable,
+        config.jobs.mode === 'inline'
+          ? 'the API (migrations, inline job runner)'
+          : 'the API (migrations)',
+      );
+      await verifyConnectionBudget(sessionUrl, connectionDemands(config, processes));
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        if (db.embedded) await db.embedded.stop().catch(() => {});
+        process.exit(78);
+      }
+      throw err;
     }
-    throw err;
-  }
 
-  const applied = await applyMigrations(sessionUrl);
-  if (applied.length) logger.info({ applied }, 'migrations applied');
-  // graphile-worker's schema: mutations enqueue jobs even when the runners are separate.
-  await installWorkerSchema(sessionUrl);
+    const applied = await applyMigrations(sessionUrl);
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+    // graphile-worker's schema: mutations enqueue jobs even when the runners are separate.
+    await installWorkerSchema(sessionUrl);
+  }
 
   // Same URL as the session one, just checked: no transaction pooler, no need to probe again.
   const prepared =
-    config.preparedStatements === 'auto' && db.url === sessionUrl
+    config.preparedStatements === 'auto' && db.url === sessionUrl && !child
       ? { on: true, reason: 'no transaction pooler detected' }
       : await resolvePreparedStatements(config.preparedStatements, db.url);
   usePreparedStatements(prepared.on);
@@ -64,10 +73,37 @@ async function main() {
     { reason: prepared.reason },
     `named prepared statements ${prepared.on ? 'on' : 'off'}`,
   );
+
+  if (processes > 1) {
+    if (db.embedded && config.seedOnStart) {
+      const seedPool = createPool(db.url, { ...config.pool, size: 2, maxOverflow: 0 });
+      const seeded = await seedIfEmpty(seedPool, {
+        posts: config.seedPosts,
+        log: (m) => logger.info(m),
+      });
+      if (seeded) logger.info('demo data seeded');
+      await seedPool.end();
+    }
+    runCluster({
+      processes,
+      logger,
+      env: {
+        DATABASE_URL: db.url,
+        // Decided once: children neither probe again nor differ.
+        DB_PREPARED_STATEMENTS: prepared.on ? 'on' : 'off',
+        // Outside production the secret is generated: every child must sign and check alike.
+        JWT_SECRET: config.jwtSecret,
+      },
+      onStopped: async () => {
+        if (db.embedded) await db.embedded.stop();
+      },
+    });
+    return;
+  }
   const pool = createPool(db.url, config.pool, logger);
   await pool.warm();
   const prisma = createPrisma(pool);
-  if (db.embedded && config.seedOnStart) {
+  if (db.embedded && config.seedOnStart && !child) {
     const seeded = await seedIfEmpty(pool, { posts: config.seedPosts, log: (m) => logger.info(m) });
     if (seeded) logger.info('demo data seeded');
   }
