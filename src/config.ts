@@ -53,9 +53,11 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   PORT: int(4000, 0, 65_535),
   HOST: z.string().default('0.0.0.0'),
+  WEB_CONCURRENCY: int(1, 1, 256),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 
   DATABASE_URL: url(['postgres', 'postgresql']),
+  DATABASE_SESSION_URL: url(['postgres', 'postgresql']),
   DATA_DIR: z.string().default('.data'),
   EMBEDDED_PG_PORT: int(54_329, 1, 65_535),
   SEED_ON_START: bool(true),
@@ -73,6 +75,7 @@ const envSchema = z.object({
   /** Unset: an eighth of DB_POOL_SIZE + DB_POOL_MAX_OVERFLOW, at least 2 (see loadConfig). */
   DB_POOL_MAX_PER_REQUEST: int(0, 0, 1000),
   DB_APPLICATION_NAME: z.string().trim().min(1).max(63).default('postline'),
+  DB_PREPARED_STATEMENTS: z.enum(['auto', 'on', 'off']).default('auto'),
 
   JWT_SECRET: optionalString.refine(
     (v) => v === undefined || v.length >= 32,
@@ -124,6 +127,8 @@ const envSchema = z.object({
   MAX_QUERY_DIRECTIVES: int(50, 0, 100_000),
   OPERATION_TIMEOUT_MS: int(10_000, 0, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
+  /** Unset: 5000 in production, else 0 (see loadConfig). */
+  SHUTDOWN_DRAIN_MS: int(null, 0, 600_000),
 
   WORKER_MODE: z.enum(['inline', 'separate']).default('inline'),
   WORKER_CONCURRENCY: int(4, 1, 100),
@@ -237,8 +242,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     production,
     port: e.PORT,
     host: e.HOST,
+    /** API processes on this host (node:cluster); 1: this process serves. */
+    webConcurrency: e.WEB_CONCURRENCY,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
     databaseUrl: e.DATABASE_URL,
+    /**
+     * For what needs a server session of its own (migrations' advisory lock, LISTEN, job
+     * runners): PostgreSQL directly or a session-mode pooler. Unset: DATABASE_URL.
+     */
+    sessionDatabaseUrl: e.DATABASE_SESSION_URL,
     dataDir: e.DATA_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     seedOnStart: e.SEED_ON_START,
@@ -259,6 +271,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       logEvents: !production,
     },
     /** Outside production a per-process secret is generated: tokens die with the process. */
+    /** Named prepared statements: `auto` turns them off behind a transaction-mode pooler (src/db/pooler.ts). */
+    preparedStatements: e.DB_PREPARED_STATEMENTS,
     jwtSecret: e.JWT_SECRET ?? randomBytes(32).toString('hex'),
     jwtTtlS: e.JWT_TTL_S,
     graphiql: e.GRAPHIQL && !production,
@@ -333,6 +347,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     /** A query or mutation running longer is cancelled, its SQL too (0: no limit). */
     operationTimeoutMs: e.OPERATION_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    /** After SIGTERM, /ready answers 503 this long before the listener closes. */
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS ?? (production ? 5000 : 0),
     /** Background jobs (src/jobs/); see README.md, "Background jobs". */
     jobs: {
       mode: e.WORKER_MODE,

@@ -1,12 +1,16 @@
 /** Process entry: config, database, migrations, demo data, HTTP server, graceful shutdown. */
+import cluster from 'node:cluster';
 import { createApp, metricsResponse } from './app.ts';
 import { TokenService } from './auth/tokens.ts';
+import { runCluster } from './cluster.ts';
 import { ConfigError, loadConfigOrExit } from './config.ts';
-import { locateDatabase } from './db/database.ts';
+import { type DatabaseLocation, locateDatabase } from './db/database.ts';
 import { applyMigrations } from './db/migrations.ts';
 import { connectionDemands, createPool, verifyConnectionBudget } from './db/pool.ts';
+import { requireSessionConnection, resolvePreparedStatements } from './db/pooler.ts';
 import { createPrisma } from './db/prisma.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedIfEmpty } from './db/seed.ts';
+import { usePreparedStatements } from './db/statements.ts';
 import { createHttpServer, nodeHandler } from './http-server.ts';
 import { installWorkerSchema, startJobRunner } from './jobs/runner.ts';
 import { checkStorageOrExit } from './jobs/storage.ts';
@@ -23,29 +27,83 @@ async function main() {
     );
   }
   await checkStorageOrExit(config.storage);
-  const db = await locateDatabase(config, (line) => logger.debug({ postgres: line }));
+  // A child of WEB_CONCURRENCY: the primary has located and migrated the database.
+  const child = cluster.isWorker;
+  const processes = child ? 1 : config.webConcurrency;
+  const db: DatabaseLocation = child
+    ? { url: config.databaseUrl as string, embedded: null }
+    : await locateDatabase(config, (line) => logger.debug({ postgres: line }));
   if (db.embedded) logger.info('embedded PostgreSQL started (data in %s)', config.dataDir);
 
-  try {
-    await verifyConnectionBudget(db.url, connectionDemands(config));
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`${err.message}\n`);
-      if (db.embedded) await db.embedded.stop().catch(() => {});
-      process.exit(78);
+  // DATABASE_URL may lead through a transaction-mode pooler; session features use this one.
+  const sessionUrl = config.sessionDatabaseUrl ?? db.url;
+  const sessionVariable = config.sessionDatabaseUrl ? 'DATABASE_SESSION_URL' : 'DATABASE_URL';
+  if (!child) {
+    try {
+      await requireSessionConnection(
+        sessionUrl,
+        sessionVariable,
+        config.jobs.mode === 'inline'
+          ? 'the API (migrations, inline job runner)'
+          : 'the API (migrations)',
+      );
+      await verifyConnectionBudget(sessionUrl, connectionDemands(config, processes));
+    } catch (err) {
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        if (db.embedded) await db.embedded.stop().catch(() => {});
+        process.exit(78);
+      }
+      throw err;
     }
-    throw err;
+
+    const applied = await applyMigrations(sessionUrl);
+    if (applied.length) logger.info({ applied }, 'migrations applied');
+    // graphile-worker's schema: mutations enqueue jobs even when the runners are separate.
+    await installWorkerSchema(sessionUrl);
   }
 
-  const applied = await applyMigrations(db.url);
-  if (applied.length) logger.info({ applied }, 'migrations applied');
-  // graphile-worker's schema: mutations enqueue jobs even when the runners are separate.
-  await installWorkerSchema(db.url);
+  // Same URL as the session one, just checked: no transaction pooler, no need to probe again.
+  const prepared =
+    config.preparedStatements === 'auto' && db.url === sessionUrl && !child
+      ? { on: true, reason: 'no transaction pooler detected' }
+      : await resolvePreparedStatements(config.preparedStatements, db.url);
+  usePreparedStatements(prepared.on);
+  logger.info(
+    { reason: prepared.reason },
+    `named prepared statements ${prepared.on ? 'on' : 'off'}`,
+  );
 
+  if (processes > 1) {
+    if (db.embedded && config.seedOnStart) {
+      const seedPool = createPool(db.url, { ...config.pool, size: 2, maxOverflow: 0 });
+      const seeded = await seedIfEmpty(seedPool, {
+        posts: config.seedPosts,
+        log: (m) => logger.info(m),
+      });
+      if (seeded) logger.info('demo data seeded');
+      await seedPool.end();
+    }
+    runCluster({
+      processes,
+      logger,
+      env: {
+        DATABASE_URL: db.url,
+        // Decided once: children neither probe again nor differ.
+        DB_PREPARED_STATEMENTS: prepared.on ? 'on' : 'off',
+        // Outside production the secret is generated: every child must sign and check alike.
+        JWT_SECRET: config.jwtSecret,
+      },
+      onStopped: async () => {
+        if (db.embedded) await db.embedded.stop();
+      },
+    });
+    return;
+  }
   const pool = createPool(db.url, config.pool, logger);
   await pool.warm();
   const prisma = createPrisma(pool);
-  if (db.embedded && config.seedOnStart) {
+  if (db.embedded && config.seedOnStart && !child) {
     const seeded = await seedIfEmpty(pool, { posts: config.seedPosts, log: (m) => logger.info(m) });
     if (seeded) logger.info('demo data seeded');
   }
@@ -53,13 +111,13 @@ async function main() {
   setCursorSecret(config.jwtSecret);
   const tokens = new TokenService(config.jwtSecret, config.jwtTtlS);
   const app = createApp({ config, pool, prisma, tokens, logger });
-  await app.cache?.listen(db.url, pool);
+  await app.cache?.listen(sessionUrl, pool);
   if (app.cache) logger.info({ store: app.cache.store.kind }, 'response cache on');
   const jobs =
     config.jobs.mode === 'inline'
-      ? await startJobRunner(app.services, { databaseUrl: db.url })
+      ? await startJobRunner(app.services, { databaseUrl: sessionUrl })
       : null;
-  const server = createHttpServer(nodeHandler(app));
+  const server = createHttpServer(app.drain.handler(nodeHandler(app)));
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   // /metrics on a port of its own (METRICS_PORT), e.g. reachable from the monitoring network only.
   const metricsServer = config.metrics.port
@@ -95,15 +153,30 @@ async function main() {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    // 1. /ready answers 503 while requests are still served, so the load balancer's health
+    // check takes this instance out before its listener closes; responses say `connection: close`.
+    app.drain.start();
+    logger.info({ signal, drainMs: config.shutdownDrainMs }, 'draining: /ready answers 503');
+    if (config.shutdownDrainMs > 0) {
+      await new Promise((r) => setTimeout(r, config.shutdownDrainMs));
+    }
+    // 2. No new connections; idle kept-alive ones close; subscription streams complete.
+    logger.info('shutting down: no new connections, finishing in-flight requests');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    app.drain.endStreams();
+    metricsServer?.close();
+    // 3. In-flight requests get SHUTDOWN_TIMEOUT_MS to finish; connections still open then are cut.
     const force = setTimeout(() => {
       logger.warn('shutdown timeout reached; closing remaining connections');
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     force.unref();
-    server.closeIdleConnections();
-    metricsServer?.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // A connection whose last response has gone out is idle: close it rather than wait for it.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    await closed;
+    clearInterval(sweep);
+    clearTimeout(force);
     // Stop taking jobs; running ones get the rest of the shutdown timeout to finish.
     await jobs?.stop(config.shutdownTimeoutMs);
     app.metrics.stop();

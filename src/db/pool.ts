@@ -571,21 +571,31 @@ export const apiPoolDemand = (s: Pick<PoolSettings, 'size' | 'maxOverflow'>): Co
  * process when WORKER_MODE=inline, in `npm run worker` otherwise, on the same server either
  * way) and the response cache's LISTEN connection. See README.md, "Database connection pool".
  */
-export function connectionDemands(config: {
-  pool: Pick<PoolSettings, 'size' | 'maxOverflow'>;
-  jobs?: { mode: string; poolSize: number };
-}): ConnectionDemand[] {
-  const demands = [apiPoolDemand(config.pool)];
+export function connectionDemands(
+  config: {
+    pool: Pick<PoolSettings, 'size' | 'maxOverflow'>;
+    jobs?: { mode: string; poolSize: number };
+  },
+  /** API processes on this host (WEB_CONCURRENCY): each has all of its own pools. */
+  processes = 1,
+): ConnectionDemand[] {
+  const each = (d: ConnectionDemand): ConnectionDemand =>
+    processes > 1
+      ? {
+          variables: `WEB_CONCURRENCY × (${d.variables})`,
+          connections: d.connections * processes,
+        }
+      : d;
+  const demands = [each(apiPoolDemand(config.pool))];
   if (config.jobs) {
-    demands.push({
-      variables:
-        config.jobs.mode === 'inline'
-          ? 'WORKER_POOL_SIZE'
-          : 'WORKER_POOL_SIZE (separate worker, + 2)',
-      connections: config.jobs.poolSize + (config.jobs.mode === 'inline' ? 0 : 2),
-    });
+    const inline = config.jobs.mode === 'inline';
+    const jobs = {
+      variables: inline ? 'WORKER_POOL_SIZE' : 'WORKER_POOL_SIZE (separate worker, + 2)',
+      connections: config.jobs.poolSize + (inline ? 0 : 2),
+    };
+    demands.push(inline ? each(jobs) : jobs);
   }
-  demands.push({ variables: 'cache LISTEN', connections: 1 });
+  demands.push(each({ variables: 'cache LISTEN', connections: 1 }));
   return demands;
 }
 
