@@ -664,7 +664,7 @@ export class Cluster {
   async waitOutOfRotation(name: string, timeoutMs = 30_000): Promise<void> {
     await until(`${name} DOWN in HAProxy`, timeoutMs, async () => {
       const s = (await this.servers())[name];
-      return s !== undefined && s.status.startsWith('DOWN');
+      return s?.status.startsWith('DOWN') === true;
     });
   }
 

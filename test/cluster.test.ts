@@ -1,0 +1,356 @@
+/**
+ * The scale-out topology with real programs (bench/lib/cluster.ts): 2 API instances through
+ * PgBouncer (transaction mode) behind HAProxy, 2 workers straight to PostgreSQL, one Redis.
+ * Under mixed load through HAProxy at 32 connections:
+ * (a) an instance SIGKILLed and restarted fails only the requests it had in flight,
+ * (b) a rolling SIGTERM restart of every instance fails none,
+ * (c) a worker SIGKILLed in the middle of `generatePosts` leaves the job done exactly once.
+ * Also: a write through one instance is read through the other at once (shared Redis cache).
+ *
+ * Skipped, with a message naming it, when `pgbouncer` or `haproxy` is not installed
+ * (`apt-get install -y pgbouncer haproxy`) or no Redis answers.
+ */
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Cluster, missingPrograms, startCluster } from '../bench/lib/cluster.ts';
+import { login, mixedFixture } from '../bench/lib/fixtures.ts';
+import { LoadGenerator } from '../bench/lib/load-client.ts';
+import { NODE, UPDATE_POST } from '../bench/lib/queries.ts';
+import type { Failure, LoadResult, MixedFixture } from '../bench/lib/types.ts';
+import { ADMIN, CLIENT1 } from './fixtures.ts';
+import { cloneTemplate, gid, rawId } from './harness.ts';
+import { eventually } from './wait.ts';
+
+const LOAD_S = Number(process.env.CLUSTER_LOAD_S || 75);
+const CONNECTIONS = 32;
+const GENERATED = 10_000;
+
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const redisUp = await (async () => {
+  const r = new Redis(redisUrl, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
+  r.on('error', () => {});
+  try {
+    await r.connect();
+    return (await r.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    r.disconnect();
+  }
+})();
+const missing = missingPrograms();
+const skip = missing.length
+  ? `${missing.join(' and ')} not installed (apt-get install -y ${missing.join(' ')})`
+  : !redisUp
+    ? `no Redis answers at ${redisUrl}`
+    : null;
+if (skip) process.stdout.write(`Skipping the cluster tests: ${skip}\n`);
+
+async function gql<T = Record<string, any>>(
+  baseUrl: string,
+  query: string,
+  variables: Record<string, unknown>,
+  token?: string,
+): Promise<{ status: number; data?: T; errors?: { message: string }[] }> {
+  const res = await fetch(`${baseUrl}/graphql`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, ...((await res.json()) as object) };
+}
+
+describe.skipIf(skip !== null)(
+  'scale-out: PgBouncer, HAProxy, 2 API instances, 2 workers, Redis',
+  () => {
+    let cluster: Cluster;
+    let db: pg.Pool;
+    let fixture: MixedFixture;
+    let restore: () => Promise<void>;
+    const summary: string[] = [];
+
+    beforeAll(async () => {
+      const url = await cloneTemplate('cluster');
+      db = new pg.Pool({ connectionString: url, max: 3 });
+      cluster = await startCluster({
+        databaseUrl: url,
+        redisUrl,
+        instances: 2,
+        workers: 2,
+        requestLog: true,
+        workerEnv: {
+          WORKER_HEARTBEAT_MS: '250',
+          WORKER_STALE_MS: '1500',
+          WORKER_POLL_INTERVAL_MS: '200',
+          JOB_BACKOFF_BASE_MS: '50',
+          ANALYTICS_DEBOUNCE_MS: '60000',
+        },
+        log: (line) => {
+          if (process.env.TEST_LOG_LEVEL) process.stdout.write(`${line}\n`);
+        },
+      });
+      const setup = await mixedFixture(db, cluster.lbUrl, {
+        clientUsers: 8,
+        hotPostsPerClient: 12,
+        cursors: [],
+      });
+      fixture = setup.fixture;
+      restore = setup.restore;
+    }, 300_000);
+
+    afterAll(async () => {
+      await cluster?.stop();
+      await restore?.();
+      await db?.end();
+      if (summary.length) process.stdout.write(`\n${summary.join('\n')}\n\n`);
+    }, 120_000);
+
+    it('a write through one instance is read through the other at once (no stale reads)', async () => {
+      const [api1, api2] = cluster.apis as [Cluster['apis'][0], Cluster['apis'][0]];
+      const staff = (await login(cluster.lbUrl, ADMIN)).token;
+      const client = (await login(cluster.lbUrl, CLIENT1)).token;
+      const { rows } = await db.query<{ id: number }>(
+        `SELECT p.id FROM posts p JOIN users u ON u.client_id = p.client_id
+        WHERE u.email = $1 ORDER BY p.id DESC LIMIT 10`,
+        [CLIENT1],
+      );
+      expect(rows.length).toBe(10);
+      let stale = 0;
+      for (const [i, row] of rows.entries()) {
+        const id = gid('Post', row.id);
+        // Alternate the direction: write on one, read (cached before the write) on the other.
+        const [writer, reader] = i % 2 ? [api2, api1] : [api1, api2];
+        for (let k = 0; k < 2; k++) {
+          const before = await gql(reader.baseUrl, NODE, { id }, client);
+          expect(before.errors).toBeUndefined();
+        }
+        const title = `Written through ${writer.name} #${i}`;
+        const write = await gql(writer.baseUrl, UPDATE_POST, { id, title }, staff);
+        expect(write.errors).toBeUndefined();
+        const after = await gql<{ node: { title: string } }>(reader.baseUrl, NODE, { id }, client);
+        if (after.data?.node.title !== title) stale++;
+      }
+      summary.push(
+        `stale reads (write through one instance, read at once through the other): ${stale}/${rows.length}`,
+      );
+      expect(stale).toBe(0);
+    });
+
+    it(
+      `${LOAD_S} s of mixed load at ${CONNECTIONS} connections: (c) worker SIGKILL mid-job, (a) API SIGKILL, (b) rolling SIGTERM restart`,
+      async () => {
+        const admin = (await login(cluster.lbUrl, ADMIN)).token;
+        const load = new LoadGenerator();
+        let loadStart = 0;
+        let loadEnd = 0;
+        let started: () => void = () => {};
+        const warm = new Promise<void>((r) => {
+          started = r;
+        });
+        const running: Promise<LoadResult> = load.run(
+          {
+            target: cluster.lbUrl,
+            connections: CONNECTIONS,
+            warmupS: 0,
+            durationS: LOAD_S,
+            workload: { kind: 'mixed', mixed: fixture },
+          },
+          {
+            onWarm: () => {
+              loadStart = Date.now();
+              started();
+            },
+            onEnd: () => {
+              loadEnd = Date.now();
+            },
+          },
+        );
+        try {
+          await warm;
+          const t = (ms: number) => `+${((ms - loadStart) / 1000).toFixed(1)} s`;
+
+          // (c) generatePosts through HAProxy; kill the worker running it once some batches are in.
+          const c = await killWorkerMidJob(cluster, db, admin);
+          const cStart = c.killedAt;
+
+          // (a) SIGKILL api1 under load, start it again, wait until HAProxy routes to it.
+          const aStart = Date.now();
+          const kill = await cluster.killApi('api1');
+          await cluster.startApi('api1');
+          const aEnd = Date.now();
+
+          // (b) every instance in turn: SIGTERM (drains, exits 0), start, back in rotation.
+          const bStart = Date.now();
+          for (const api of cluster.apis) {
+            await cluster.stopApi(api.name);
+            await cluster.startApi(api.name);
+          }
+          const bEnd = Date.now();
+
+          // (c) finishes on the other (or the restarted) worker.
+          const job = await c.finished;
+          const result = await running;
+          expect(bEnd).toBeLessThan(loadEnd); // (b) happened under load
+
+          const failures = result.failures ?? [];
+          const inWindow = (f: Failure, from: number, to: number) => f.at >= from && f.at < to;
+          const failedA = failures.filter((f) => inWindow(f, aStart, bStart));
+          const failedB = failures.filter((f) => inWindow(f, bStart, bEnd + 2000));
+          const logged = cluster.requests;
+          const requestsIn = (from: number, to: number) =>
+            logged.filter((r) => r.end >= from && r.end < to).length;
+          // In flight on api1 when it died: routed to it, begun before it was gone, not done
+          // before the kill.
+          const inFlight = logged.filter(
+            (r) => r.server === 'api1' && r.start <= kill.exit.at && r.end >= kill.killedAt,
+          );
+          const badAtLb = (from: number, to: number) =>
+            logged.filter(
+              (r) =>
+                r.end >= from &&
+                r.end < to &&
+                (r.status < 200 || r.status >= 500 || !r.termination.startsWith('--')),
+            );
+          const lbFailedA = badAtLb(aStart, bStart);
+          const total = result.requests + failures.length;
+          summary.push(
+            `cluster: 2 API instances (PgBouncer transaction mode) behind HAProxy, 2 workers, Redis; mixed load ${CONNECTIONS} connections for ${result.durationS.toFixed(0)} s: ${result.requests} requests, ${failures.length} failed, stale reads ${result.staleReads}/${result.checks}`,
+            `(a) SIGKILL api1 at ${t(kill.killedAt)}, back in rotation at ${t(aEnd)}: ${requestsIn(aStart, bStart)} requests, ${failedA.length} failed, ${inFlight.length} in flight on api1 at the kill; failed at HAProxy: ${lbFailedA.length} (${[...new Set(lbFailedA.map((r) => `${r.server} ${r.status} ${r.termination}`))].join(', ') || 'none'})`,
+            `(b) SIGTERM rolling restart api1, api2 (each drained, exit 0, back in rotation) ${t(bStart)} to ${t(bEnd)}: ${requestsIn(bStart, bEnd)} requests, ${failedB.length} failed`,
+            `(c) SIGKILL ${c.worker} mid-generatePosts at ${t(cStart)} (${c.partial}/${GENERATED} posts written): job ${job.status} on attempt ${job.attempts}, posts ${job.posts} (${job.keys} distinct keys), left in the queue ${job.queued}`,
+          );
+          if (failures.length) {
+            summary.push(
+              `   failures: ${[...new Set(failures.map((f) => f.what))].slice(0, 5).join('; ')}`,
+            );
+          }
+
+          // (a): only requests in flight on the killed instance failed.
+          expect(failedA.length).toBeLessThanOrEqual(inFlight.length);
+          for (const r of lbFailedA) {
+            expect(r.server).toBe('api1');
+            expect(r.start).toBeLessThanOrEqual(kill.exit.at);
+          }
+          // (b): nothing failed.
+          expect(failedB).toEqual([]);
+          expect(badAtLb(bStart, bEnd + 2000)).toEqual([]);
+          // Nothing failed outside (a) at all, and no read missed a write.
+          expect(failures.filter((f) => !inWindow(f, aStart, bStart))).toEqual([]);
+          expect(result.staleReads).toBe(0);
+          expect(total).toBeGreaterThan(0);
+          // (c): done once: every post exactly once, the job succeeded on its second attempt.
+          expect(job).toMatchObject({
+            status: 'SUCCEEDED',
+            attempts: 2,
+            posts: GENERATED,
+            keys: GENERATED,
+            queued: 0,
+          });
+        } finally {
+          await load.stop();
+        }
+      },
+      (LOAD_S + 300) * 1000,
+    );
+  },
+);
+
+interface JobOutcome {
+  status: string;
+  attempts: number;
+  posts: number;
+  keys: number;
+  /** Copies of the job still in graphile-worker's queue. */
+  queued: number;
+}
+
+/**
+ * Enqueues generatePosts (through HAProxy), SIGKILLs the worker that runs it once some of its
+ * batches are committed and before the last, restarts that worker; `finished` resolves when
+ * the job is done. Tries again (a new job) in the rare case a job finished before the kill.
+ */
+async function killWorkerMidJob(cluster: Cluster, db: pg.Pool, token: string) {
+  const { rows: projects } = await db.query<{ id: number }>(
+    `SELECT id FROM projects WHERE status <> 'ARCHIVED' ORDER BY id DESC LIMIT 1`,
+  );
+  const projectId = gid('Project', (projects[0] as { id: number }).id);
+  const count = async (jobId: number) =>
+    (
+      await db.query<{ n: number; k: number }>(
+        `SELECT count(*)::int AS n, count(DISTINCT generation_key)::int AS k FROM posts WHERE generation_key LIKE $1`,
+        [`${jobId}:%`],
+      )
+    ).rows[0] as { n: number; k: number };
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const res = await gql<{ generatePosts: { job: { id: string } } }>(
+      cluster.lbUrl,
+      `mutation($input: GeneratePostsInput!) { generatePosts(input: $input) { job { id } } }`,
+      { input: { projectId, count: GENERATED, platforms: ['BLOG', 'LINKEDIN'] } },
+      token,
+    );
+    expect(res.errors).toBeUndefined();
+    const jobId = rawId(res.data?.generatePosts.job.id as string);
+    // The worker holding the job's lock, once a first batch is committed.
+    let holder: string | null = null;
+    let partial = 0;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const [lock] = (
+        await db.query<{ locked_by: string | null }>(
+          'SELECT locked_by FROM graphile_worker._private_jobs WHERE key = $1',
+          [`bg:${jobId}`],
+        )
+      ).rows;
+      partial = (await count(jobId)).n;
+      if (partial >= GENERATED) break;
+      if (lock?.locked_by && partial > 0) {
+        holder = cluster.workers.find((w) => w.runnerId === lock.locked_by)?.name ?? null;
+        if (holder) break;
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    if (!holder) continue; // finished before it could be caught running: try a new job
+    const killedAt = Date.now();
+    await cluster.killWorker(holder);
+    partial = (await count(jobId)).n;
+    const worker = holder;
+    const finished = (async (): Promise<JobOutcome> => {
+      await cluster.startWorker(worker);
+      const row = await eventually(
+        async () => {
+          const { rows } = await db.query<{ status: string; attempts: number }>(
+            'SELECT status::text, attempts FROM background_jobs WHERE id = $1',
+            [jobId],
+          );
+          const r = rows[0];
+          return r && ['SUCCEEDED', 'FAILED', 'CANCELLED'].includes(r.status) ? r : null;
+        },
+        { timeoutMs: 120_000, intervalMs: 100, what: `generatePosts job ${jobId} finished` },
+      );
+      // graphile-worker deletes its copy shortly after the task returns.
+      const queued = await eventually(
+        async () => {
+          const { rows } = await db.query<{ n: number }>(
+            'SELECT count(*)::int AS n FROM graphile_worker._private_jobs WHERE key = $1',
+            [`bg:${jobId}`],
+          );
+          return rows[0]?.n === 0 ? { n: 0 } : null;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: "the queue's copy of the job completed" },
+      ).catch(() => ({ n: 1 }));
+      const { n, k } = await count(jobId);
+      return { status: row.status, attempts: row.attempts, posts: n, keys: k, queued: queued.n };
+    })();
+    finished.catch(() => {});
+    return { worker, killedAt, partial, finished };
+  }
+  throw new Error('three generatePosts jobs finished before a worker could be killed mid-job');
+}
