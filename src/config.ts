@@ -56,6 +56,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).optional(),
 
   DATABASE_URL: url(['postgres', 'postgresql']),
+  DATABASE_SESSION_URL: url(['postgres', 'postgresql']),
   DATA_DIR: z.string().default('.data'),
   EMBEDDED_PG_PORT: int(54_329, 1, 65_535),
   SEED_ON_START: bool(true),
@@ -73,6 +74,7 @@ const envSchema = z.object({
   /** Unset: an eighth of DB_POOL_SIZE + DB_POOL_MAX_OVERFLOW, at least 2 (see loadConfig). */
   DB_POOL_MAX_PER_REQUEST: int(0, 0, 1000),
   DB_APPLICATION_NAME: z.string().trim().min(1).max(63).default('postline'),
+  DB_PREPARED_STATEMENTS: z.enum(['auto', 'on', 'off']).default('auto'),
 
   JWT_SECRET: optionalString.refine(
     (v) => v === undefined || v.length >= 32,
@@ -239,6 +241,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     logLevel: e.LOG_LEVEL ?? (e.NODE_ENV === 'test' ? 'silent' : 'info'),
     databaseUrl: e.DATABASE_URL,
+    /**
+     * For what needs a server session of its own (migrations' advisory lock, LISTEN, job
+     * runners): PostgreSQL directly or a session-mode pooler. Unset: DATABASE_URL.
+     */
+    sessionDatabaseUrl: e.DATABASE_SESSION_URL,
     dataDir: e.DATA_DIR,
     embeddedPgPort: e.EMBEDDED_PG_PORT,
     seedOnStart: e.SEED_ON_START,
@@ -259,6 +266,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       logEvents: !production,
     },
     /** Outside production a per-process secret is generated: tokens die with the process. */
+    /** Named prepared statements: `auto` turns them off behind a transaction-mode pooler (src/db/pooler.ts). */
+    preparedStatements: e.DB_PREPARED_STATEMENTS,
     jwtSecret: e.JWT_SECRET ?? randomBytes(32).toString('hex'),
     jwtTtlS: e.JWT_TTL_S,
     graphiql: e.GRAPHIQL && !production,

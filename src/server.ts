@@ -5,8 +5,10 @@ import { ConfigError, loadConfigOrExit } from './config.ts';
 import { locateDatabase } from './db/database.ts';
 import { applyMigrations } from './db/migrations.ts';
 import { connectionDemands, createPool, verifyConnectionBudget } from './db/pool.ts';
+import { resolvePreparedStatements } from './db/pooler.ts';
 import { createPrisma } from './db/prisma.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedIfEmpty } from './db/seed.ts';
+import { usePreparedStatements } from './db/statements.ts';
 import { createHttpServer, nodeHandler } from './http-server.ts';
 import { installWorkerSchema, startJobRunner } from './jobs/runner.ts';
 import { checkStorageOrExit } from './jobs/storage.ts';
@@ -26,8 +28,10 @@ async function main() {
   const db = await locateDatabase(config, (line) => logger.debug({ postgres: line }));
   if (db.embedded) logger.info('embedded PostgreSQL started (data in %s)', config.dataDir);
 
+  // DATABASE_URL may lead through a transaction-mode pooler; session features use this one.
+  const sessionUrl = config.sessionDatabaseUrl ?? db.url;
   try {
-    await verifyConnectionBudget(db.url, connectionDemands(config));
+    await verifyConnectionBudget(sessionUrl, connectionDemands(config));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);
@@ -37,11 +41,17 @@ async function main() {
     throw err;
   }
 
-  const applied = await applyMigrations(db.url);
+  const applied = await applyMigrations(sessionUrl);
   if (applied.length) logger.info({ applied }, 'migrations applied');
   // graphile-worker's schema: mutations enqueue jobs even when the runners are separate.
-  await installWorkerSchema(db.url);
+  await installWorkerSchema(sessionUrl);
 
+  const prepared = await resolvePreparedStatements(config.preparedStatements, db.url);
+  usePreparedStatements(prepared.on);
+  logger.info(
+    { reason: prepared.reason },
+    `named prepared statements ${prepared.on ? 'on' : 'off'}`,
+  );
   const pool = createPool(db.url, config.pool, logger);
   await pool.warm();
   const prisma = createPrisma(pool);
@@ -53,11 +63,11 @@ async function main() {
   setCursorSecret(config.jwtSecret);
   const tokens = new TokenService(config.jwtSecret, config.jwtTtlS);
   const app = createApp({ config, pool, prisma, tokens, logger });
-  await app.cache?.listen(db.url, pool);
+  await app.cache?.listen(sessionUrl, pool);
   if (app.cache) logger.info({ store: app.cache.store.kind }, 'response cache on');
   const jobs =
     config.jobs.mode === 'inline'
-      ? await startJobRunner(app.services, { databaseUrl: db.url })
+      ? await startJobRunner(app.services, { databaseUrl: sessionUrl })
       : null;
   const server = createHttpServer(nodeHandler(app));
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));

@@ -18,6 +18,11 @@ export function usePreparedStatements(on: boolean): void {
   prepared = on;
 }
 
+/** Whether statements are being named (graphile-worker follows the same setting). */
+export function preparedStatementsOn(): boolean {
+  return prepared;
+}
+
 /** The statement name of `text`, or undefined to run it unnamed. */
 export function statementName(text: string): string | undefined {
   if (!prepared) return undefined;

@@ -19,6 +19,7 @@ import {
 import type { Services } from '../context.ts';
 import { createPool } from '../db/pool.ts';
 import { createPrisma } from '../db/prisma.ts';
+import { preparedStatementsOn } from '../db/statements.ts';
 import type { Logger as AppLogger } from '../observability/logger.ts';
 import { pgSql } from './queue.ts';
 import { type TaskDefinition, toWorkerTask } from './task.ts';
@@ -142,6 +143,7 @@ export async function startJobRunner(base: Services, opts: RunnerOptions): Promi
     concurrency: jobsConfig.concurrency,
     pollInterval: jobsConfig.pollIntervalMs,
     noHandleSignals: true,
+    noPreparedStatements: !preparedStatementsOn(),
     taskList,
     events: events as never,
     logger: workerLogger(logger),
