@@ -73,7 +73,9 @@ async function main() {
   const rounds = intOption(values.rounds, 1, '--rounds');
   const missing = missingPrograms();
   if (missing.length) {
-    throw new Error(`${missing.join(' and ')} not installed: apt-get install -y ${missing.join(' ')}`);
+    throw new Error(
+      `${missing.join(' and ')} not installed: apt-get install -y ${missing.join(' ')}`,
+    );
   }
   installSignalHandlers();
   const date = new Date().toISOString();
@@ -162,7 +164,10 @@ async function main() {
   const section = [
     '## Scale-out (`npm run bench:scale`)',
     '',
-    `- Command: \`npm run bench:scale -- ${process.argv.slice(2).join(' ')}\``.replace(' -- `', '`'),
+    `- Command: \`npm run bench:scale -- ${process.argv.slice(2).join(' ')}\``.replace(
+      ' -- `',
+      '`',
+    ),
     `- Date: ${date}`,
     `- Machine: ${m.cpus} CPUs (\`nproc\`), ${m.cpuModel}, ${m.memoryGb} GB RAM; Node ${m.node}; ${Object.values(versions).join('; ')}. The machine is shared with other jobs and noisy (load average ${loadAtStart} at the start, ${loadAverage()} at the end): compare rows of one run, and CPU per request more than req/s.`,
     `- Data: ${posts.toLocaleString('en')} posts in \`${db.name}\`; response cache in Redis; ${connections} connections through HAProxy (round robin); ${durationS} s measured after ${warmupS} s warm-up${rounds > 1 ? `; ${rounds} rounds, alternating order` : ''}.`,
@@ -236,7 +241,9 @@ async function measureRun(
 main()
   .catch((err: unknown) => {
     if (wasInterrupted()) return;
-    process.stderr.write(`bench:scale failed: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`);
+    process.stderr.write(
+      `bench:scale failed: ${err instanceof Error ? (err.stack ?? err.message) : err}\n`,
+    );
     process.exitCode = 1;
   })
   .finally(() => cleanupAll());

@@ -10,10 +10,16 @@
  * Skipped, with a message naming it, when `pgbouncer` or `haproxy` is not installed
  * (`apt-get install -y pgbouncer haproxy`) or no Redis answers.
  */
+import { request } from 'node:http';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, missingPrograms, startCluster } from '../bench/lib/cluster.ts';
+import {
+  type Cluster,
+  missingPrograms,
+  type RequestLogEntry,
+  startCluster,
+} from '../bench/lib/cluster.ts';
 import { login, mixedFixture } from '../bench/lib/fixtures.ts';
 import { LoadGenerator } from '../bench/lib/load-client.ts';
 import { NODE, UPDATE_POST } from '../bench/lib/queries.ts';
@@ -22,7 +28,9 @@ import { ADMIN, CLIENT1 } from './fixtures.ts';
 import { cloneTemplate, gid, rawId } from './harness.ts';
 import { eventually } from './wait.ts';
 
-const LOAD_S = Number(process.env.CLUSTER_LOAD_S || 75);
+const LOAD_S = Number(process.env.CLUSTER_LOAD_S || 60);
+/** (b) restarts every instance in turn, each start-up taking a while under load: a longer run. */
+const ROLLING_LOAD_S = Math.max(LOAD_S, Number(process.env.CLUSTER_ROLLING_LOAD_S || 90));
 const CONNECTIONS = 32;
 const GENERATED = 10_000;
 
@@ -51,21 +59,48 @@ const skip = missing.length
     : null;
 if (skip) process.stdout.write(`Skipping the cluster tests: ${skip}\n`);
 
-async function gql<T = Record<string, any>>(
+/**
+ * One GraphQL request on a connection of its own (no keep-alive): an idle pooled connection
+ * that HAProxy closed meanwhile would fail the request for reasons that are the client's.
+ */
+function gql<T = Record<string, any>>(
   baseUrl: string,
   query: string,
   variables: Record<string, unknown>,
   token?: string,
 ): Promise<{ status: number; data?: T; errors?: { message: string }[] }> {
-  const res = await fetch(`${baseUrl}/graphql`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      ...(token ? { authorization: `Bearer ${token}` } : {}),
-    },
-    body: JSON.stringify({ query, variables }),
+  const body = JSON.stringify({ query, variables });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${baseUrl}/graphql`,
+      {
+        method: 'POST',
+        agent: false,
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          connection: 'close',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          text += d;
+        });
+        res.on('end', () => {
+          try {
+            resolve({ status: res.statusCode ?? 0, ...(JSON.parse(text) as object) });
+          } catch {
+            reject(new Error(`HTTP ${res.statusCode}: ${text.slice(0, 200)}`));
+          }
+        });
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
   });
-  return { status: res.status, ...((await res.json()) as object) };
 }
 
 describe.skipIf(skip !== null)(
@@ -145,123 +180,145 @@ describe.skipIf(skip !== null)(
     });
 
     it(
-      `${LOAD_S} s of mixed load at ${CONNECTIONS} connections: (c) worker SIGKILL mid-job, (a) API SIGKILL, (b) rolling SIGTERM restart`,
+      `(a) + (c) under ${LOAD_S} s of mixed load at ${CONNECTIONS} connections: an API instance and a worker SIGKILLed`,
       async () => {
         const admin = (await login(cluster.lbUrl, ADMIN)).token;
-        const load = new LoadGenerator();
-        let loadStart = 0;
-        let loadEnd = 0;
-        let started: () => void = () => {};
-        const warm = new Promise<void>((r) => {
-          started = r;
-        });
-        const running: Promise<LoadResult> = load.run(
-          {
-            target: cluster.lbUrl,
-            connections: CONNECTIONS,
-            warmupS: 0,
-            durationS: LOAD_S,
-            workload: { kind: 'mixed', mixed: fixture },
-          },
-          {
-            onWarm: () => {
-              loadStart = Date.now();
-              started();
-            },
-            onEnd: () => {
-              loadEnd = Date.now();
-            },
-          },
-        );
-        try {
-          await warm;
-          const t = (ms: number) => `+${((ms - loadStart) / 1000).toFixed(1)} s`;
-
+        const run = await underLoad(LOAD_S, async (t) => {
           // (c) generatePosts through HAProxy; kill the worker running it once some batches are in.
           const c = await killWorkerMidJob(cluster, db, admin);
-          const cStart = c.killedAt;
-
-          // (a) SIGKILL api1 under load, start it again, wait until HAProxy routes to it.
+          // (a) SIGKILL api1, start it again, wait until HAProxy routes to it.
           const aStart = Date.now();
           const kill = await cluster.killApi('api1');
           await cluster.startApi('api1');
           const aEnd = Date.now();
-
-          // (b) every instance in turn: SIGTERM (drains, exits 0), start, back in rotation.
-          const bStart = Date.now();
-          for (const api of cluster.apis) {
-            await cluster.stopApi(api.name);
-            await cluster.startApi(api.name);
-          }
-          const bEnd = Date.now();
-
           // (c) finishes on the other (or the restarted) worker.
           const job = await c.finished;
-          const result = await running;
-          expect(bEnd).toBeLessThan(loadEnd); // (b) happened under load
+          return { c, job, aStart, aEnd, kill, t };
+        });
+        const { c, job, aStart, aEnd, kill, t } = run.value;
+        const { result, failures } = run;
+        expect(aEnd).toBeLessThan(run.end); // all of (a) under load
 
-          const failures = result.failures ?? [];
-          const inWindow = (f: Failure, from: number, to: number) => f.at >= from && f.at < to;
-          const failedA = failures.filter((f) => inWindow(f, aStart, bStart));
-          const failedB = failures.filter((f) => inWindow(f, bStart, bEnd + 2000));
-          const logged = cluster.requests;
-          const requestsIn = (from: number, to: number) =>
-            logged.filter((r) => r.end >= from && r.end < to).length;
-          // In flight on api1 when it died: routed to it, begun before it was gone, not done
-          // before the kill.
-          const inFlight = logged.filter(
-            (r) => r.server === 'api1' && r.start <= kill.exit.at && r.end >= kill.killedAt,
-          );
-          const badAtLb = (from: number, to: number) =>
-            logged.filter(
-              (r) =>
-                r.end >= from &&
-                r.end < to &&
-                (r.status < 200 || r.status >= 500 || !r.termination.startsWith('--')),
-            );
-          const lbFailedA = badAtLb(aStart, bStart);
-          const total = result.requests + failures.length;
-          summary.push(
-            `cluster: 2 API instances (PgBouncer transaction mode) behind HAProxy, 2 workers, Redis; mixed load ${CONNECTIONS} connections for ${result.durationS.toFixed(0)} s: ${result.requests} requests, ${failures.length} failed, stale reads ${result.staleReads}/${result.checks}`,
-            `(a) SIGKILL api1 at ${t(kill.killedAt)}, back in rotation at ${t(aEnd)}: ${requestsIn(aStart, bStart)} requests, ${failedA.length} failed, ${inFlight.length} in flight on api1 at the kill; failed at HAProxy: ${lbFailedA.length} (${[...new Set(lbFailedA.map((r) => `${r.server} ${r.status} ${r.termination}`))].join(', ') || 'none'})`,
-            `(b) SIGTERM rolling restart api1, api2 (each drained, exit 0, back in rotation) ${t(bStart)} to ${t(bEnd)}: ${requestsIn(bStart, bEnd)} requests, ${failedB.length} failed`,
-            `(c) SIGKILL ${c.worker} mid-generatePosts at ${t(cStart)} (${c.partial}/${GENERATED} posts written): job ${job.status} on attempt ${job.attempts}, posts ${job.posts} (${job.keys} distinct keys), left in the queue ${job.queued}`,
-          );
-          if (failures.length) {
-            summary.push(
-              `   failures: ${[...new Set(failures.map((f) => f.what))].slice(0, 5).join('; ')}`,
-            );
-          }
+        const logged = cluster.requests;
+        // In flight on api1 when it died: routed to it, begun before it was gone, not over
+        // before the kill.
+        const inFlight = logged.filter(
+          (r) => r.server === 'api1' && r.start <= kill.exit.at && r.end >= kill.killedAt,
+        );
+        const failedA = failures.filter((f) => f.at >= aStart && f.at <= aEnd);
+        const lbFailed = failedAtLb(logged, run.start, run.end + 5000);
+        summary.push(
+          `${describeRun(result, failures)}`,
+          `(a) SIGKILL api1 at ${t(kill.killedAt)}, back in rotation at ${t(aEnd)}: ${requestsIn(logged, aStart, aEnd)} requests meanwhile, ${failedA.length} failed, ${inFlight.length} in flight on api1 at the kill; failed at HAProxy: ${lbFailed.length} (${[...new Set(lbFailed.map((r) => `${r.server} ${r.status} ${r.termination}`))].join(', ') || 'none'})`,
+          `(c) SIGKILL ${c.worker} mid-generatePosts at ${t(c.killedAt)} (${c.partial}/${GENERATED} posts written): job ${job.status} on attempt ${job.attempts}, posts ${job.posts} (${job.keys} distinct keys), copies left in the queue ${job.queued}`,
+        );
 
-          // (a): only requests in flight on the killed instance failed.
-          expect(failedA.length).toBeLessThanOrEqual(inFlight.length);
-          for (const r of lbFailedA) {
-            expect(r.server).toBe('api1');
-            expect(r.start).toBeLessThanOrEqual(kill.exit.at);
-          }
-          // (b): nothing failed.
-          expect(failedB).toEqual([]);
-          expect(badAtLb(bStart, bEnd + 2000)).toEqual([]);
-          // Nothing failed outside (a) at all, and no read missed a write.
-          expect(failures.filter((f) => !inWindow(f, aStart, bStart))).toEqual([]);
-          expect(result.staleReads).toBe(0);
-          expect(total).toBeGreaterThan(0);
-          // (c): done once: every post exactly once, the job succeeded on its second attempt.
-          expect(job).toMatchObject({
-            status: 'SUCCEEDED',
-            attempts: 2,
-            posts: GENERATED,
-            keys: GENERATED,
-            queued: 0,
-          });
-        } finally {
-          await load.stop();
+        // (a): only requests in flight on the killed instance failed, nothing else in the run.
+        expect(failedA.length).toBeLessThanOrEqual(inFlight.length);
+        expect(failures.length).toBe(failedA.length);
+        for (const r of lbFailed) {
+          expect(r.server).toBe('api1');
+          expect(r.start).toBeLessThanOrEqual(kill.exit.at);
         }
+        expect(result.staleReads).toBe(0);
+        // (c): done once: every post exactly once, the job succeeded on its second attempt.
+        expect(job).toMatchObject({
+          status: 'SUCCEEDED',
+          attempts: 2,
+          posts: GENERATED,
+          keys: GENERATED,
+          queued: 0,
+        });
       },
-      (LOAD_S + 300) * 1000,
+      (LOAD_S + 240) * 1000,
     );
+
+    it(
+      `(b) under ${ROLLING_LOAD_S} s of mixed load at ${CONNECTIONS} connections: every API instance restarted in turn with SIGTERM, 0 failed requests`,
+      async () => {
+        const run = await underLoad(ROLLING_LOAD_S, async (t) => {
+          const bStart = Date.now();
+          const steps: string[] = [];
+          for (const api of cluster.apis) {
+            // SIGTERM: /ready 503 (HAProxy takes it out), in-flight requests finish, exit 0.
+            const exit = await cluster.stopApi(api.name);
+            await cluster.startApi(api.name);
+            steps.push(`${api.name} exit ${exit.code} at ${t(exit.at)}, back at ${t(Date.now())}`);
+          }
+          return { bStart, bEnd: Date.now(), steps, t };
+        });
+        const { bStart, bEnd, steps, t } = run.value;
+        const { result, failures } = run;
+        expect(bEnd).toBeLessThan(run.end); // all of (b) under load
+        const lbFailed = failedAtLb(cluster.requests, run.start, run.end + 5000);
+        summary.push(
+          describeRun(result, failures),
+          `(b) SIGTERM rolling restart ${t(bStart)} to ${t(bEnd)} (${steps.join('; ')}): ${requestsIn(cluster.requests, bStart, bEnd)} requests meanwhile, ${failures.length} failed, ${lbFailed.length} failed at HAProxy`,
+        );
+        expect(failures).toEqual([]);
+        expect(lbFailed).toEqual([]);
+        expect(result.staleReads).toBe(0);
+      },
+      (ROLLING_LOAD_S + 240) * 1000,
+    );
+
+    /** Runs `fn` while the mixed load runs through HAProxy for `durationS`; waits for both. */
+    async function underLoad<T>(durationS: number, fn: (t: (ms: number) => string) => Promise<T>) {
+      const load = new LoadGenerator();
+      let start = 0;
+      let end = 0;
+      let began: () => void = () => {};
+      const warm = new Promise<void>((r) => {
+        began = r;
+      });
+      const running = load.run(
+        {
+          target: cluster.lbUrl,
+          connections: CONNECTIONS,
+          warmupS: 0,
+          durationS,
+          workload: { kind: 'mixed', mixed: fixture },
+        },
+        {
+          onWarm: () => {
+            start = Date.now();
+            began();
+          },
+          onEnd: () => {
+            end = Date.now();
+          },
+        },
+      );
+      running.catch(() => {}); // awaited below
+      try {
+        await warm;
+        const t = (ms: number) => `+${((ms - start) / 1000).toFixed(1)} s`;
+        const value = await fn(t);
+        const result = await running;
+        return { value, result, failures: result.failures ?? [], start, end };
+      } finally {
+        await load.stop();
+      }
+    }
   },
 );
+
+function describeRun(result: LoadResult, failures: Failure[]): string {
+  const kinds = [...new Set(failures.map((f) => f.what))].slice(0, 3).join('; ');
+  return `mixed load through HAProxy, ${CONNECTIONS} connections, ${result.durationS.toFixed(0)} s: ${result.requests} requests, ${failures.length} failed${kinds ? ` (${kinds})` : ''}, stale reads ${result.staleReads}/${result.checks}`;
+}
+
+const requestsIn = (logged: RequestLogEntry[], from: number, to: number) =>
+  logged.filter((r) => r.end >= from && r.end <= to).length;
+
+/** Requests HAProxy answered with an error or cut short, ending between `from` and `to`. */
+const failedAtLb = (logged: RequestLogEntry[], from: number, to: number) =>
+  logged.filter(
+    (r) =>
+      r.end >= from &&
+      r.end <= to &&
+      (r.status < 200 || r.status >= 500 || !r.termination.startsWith('--')),
+  );
 
 interface JobOutcome {
   status: string;

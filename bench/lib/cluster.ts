@@ -298,7 +298,9 @@ export interface ClusterOptions {
 }
 
 /** How long a SIGTERMed API instance keeps answering /ready with 503 before it stops. */
-export const DRAIN_MS = 1500;
+export const DRAIN_MS = 3000;
+/** Requests HAProxy sends to one instance at a time (the rest queue at HAProxy). */
+export const SERVER_MAXCONN = 16;
 /** HAProxy's health check interval (ms); two failures mark a server down (`fall 2`). */
 export const CHECK_INTER_MS = 250;
 
@@ -439,6 +441,8 @@ export class Cluster {
       HOST: '127.0.0.1',
       PORT: String(port),
       DATABASE_URL: this.apiDatabaseUrl,
+      // Migrations' advisory lock (and anything else that needs a session) go direct.
+      DATABASE_SESSION_URL: this.options.databaseUrl,
       REDIS_URL: this.options.redisUrl,
       RESPONSE_CACHE: 'redis',
       CACHE_REDIS_PREFIX: `${this.redisPrefix}rc:`,
@@ -465,6 +469,10 @@ export class Cluster {
   async #spawnApi(name: string, port: number): Promise<Program> {
     const program = new Program(name, process.execPath, ['--import', 'tsx', 'src/server.ts'], {
       env: this.#apiEnv(port),
+      // Its log is JSON on stdout: errors (pino level 50 and up) are worth seeing.
+      onLine: (line) => {
+        if (/"level":(50|60)/.test(line)) this.#log(`${name}: ${line}`);
+      },
     });
     await until(
       `${name} ready`,
@@ -556,6 +564,10 @@ export class Cluster {
         '  timeout server 60s',
         '  timeout http-keep-alive 10s',
         '  timeout http-request 10s',
+        '  timeout queue 30s',
+        // A busy instance may take a while to answer /ready: slow is not down (a stopped one
+        // refuses the connection, a draining one answers 503, both at once).
+        '  timeout check 5s',
         // A connection refused (an instance just killed, not yet marked down) is retried on
         // another instance. Only connection failures: a POST that reached an instance is never
         // sent twice (a mutation could run twice).
@@ -574,7 +586,11 @@ export class Cluster {
         '  http-check expect status 200',
         // Checks every 250 ms; two failures take an instance out, two successes put it back.
         `  default-server inter ${CHECK_INTER_MS} fastinter ${CHECK_INTER_MS} downinter 500 rise 2 fall 2`,
-        ...this.apis.map((a) => `  server ${a.name} 127.0.0.1:${a.port} check`),
+        // At most SERVER_MAXCONN requests at a time on an instance; more wait in HAProxy's queue
+        // (an instance's event loop stays responsive, /ready included, when the other is down).
+        ...this.apis.map(
+          (a) => `  server ${a.name} 127.0.0.1:${a.port} check maxconn ${SERVER_MAXCONN}`,
+        ),
         '',
       ].join('\n'),
     );
