@@ -188,14 +188,15 @@ describe.skipIf(skip !== null)(
           const c = await killWorkerMidJob(cluster, db, admin);
           // (a) SIGKILL api1, start it again, wait until HAProxy routes to it.
           const aStart = Date.now();
+          const before = (await cluster.servers()).api1;
           const kill = await cluster.killApi('api1');
           await cluster.startApi('api1');
           const aEnd = Date.now();
           // (c) finishes on the other (or the restarted) worker.
           const job = await c.finished;
-          return { c, job, aStart, aEnd, kill, t };
+          return { c, job, aStart, aEnd, kill, before, t };
         });
-        const { c, job, aStart, aEnd, kill, t } = run.value;
+        const { c, job, aStart, aEnd, kill, before, t } = run.value;
         const { result, failures } = run;
         expect(aEnd).toBeLessThan(run.end); // all of (a) under load
 
@@ -209,7 +210,7 @@ describe.skipIf(skip !== null)(
         const lbFailed = failedAtLb(logged, run.start, run.end + 5000);
         summary.push(
           `${describeRun(result, failures)}`,
-          `(a) SIGKILL api1 at ${t(kill.killedAt)}, back in rotation at ${t(aEnd)}: ${requestsIn(logged, aStart, aEnd)} requests meanwhile, ${failedA.length} failed, ${inFlight.length} in flight on api1 at the kill; failed at HAProxy: ${lbFailed.length} (${[...new Set(lbFailed.map((r) => `${r.server} ${r.status} ${r.termination}`))].join(', ') || 'none'})`,
+          `(a) SIGKILL api1 at ${t(kill.killedAt)}, back in rotation at ${t(aEnd)}: ${requestsIn(logged, aStart, aEnd)} requests meanwhile, ${failedA.length} failed, ${inFlight.length} in flight on api1 at the kill (HAProxy just before: ${before?.status}, ${before?.current} in progress); failed at HAProxy: ${lbFailed.length} (${[...new Set(lbFailed.map((r) => `${r.server} ${r.status} ${r.termination}`))].join(', ') || 'none'})`,
           `(c) SIGKILL ${c.worker} mid-generatePosts at ${t(c.killedAt)} (${c.partial}/${GENERATED} posts written): job ${job.status} on attempt ${job.attempts}, posts ${job.posts} (${job.keys} distinct keys), copies left in the queue ${job.queued}`,
         );
 

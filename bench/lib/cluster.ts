@@ -555,7 +555,7 @@ export class Cluster {
         '  mode http',
         '  log global',
         log
-          ? '  log-format "rq %Ts %ms %s %ST %tsc %Th %Ti %Ta %rc"'
+          ? '  log-format "rq %Ts %ms %Th %Ti %s %ST %tsc %Ta %rc"'
           : '  option httplog\n  option dontlog-normal',
         '  option dontlognull',
         '  option http-keep-alive',
@@ -613,7 +613,9 @@ export class Cluster {
 
   #haproxyLine(line: string): void {
     if (line.startsWith('rq ')) {
-      const [, ts, ms, server, status, term, th, ti, ta, retries] = line.split(' ');
+      // The request's first byte arrived at accept date + Th + Ti (a keep-alive request's
+      // accept date is the end of the previous one); Ta runs from there to the last byte out.
+      const [, ts, ms, th, ti, server, status, term, ta, retries] = line.split(' ');
       const start =
         Number(ts) * 1000 + Number(ms) + Math.max(0, Number(th)) + Math.max(0, Number(ti));
       this.requests.push({
