@@ -16,6 +16,7 @@ import { migrationStatus } from './db/migrations.ts';
 import { newQueryLog, runWithQueryLog } from './db/query-log.ts';
 import { serviceUnavailable } from './errors.ts';
 import { jitPlugin, withLocationNodes } from './execution/jit.ts';
+import { Drain } from './http/drain.ts';
 import { graphiqlAssetsPlugin, renderOfflineGraphiQL } from './http/graphiql.ts';
 import { multipartSubscriptionsPlugin } from './http/multipart-subscriptions.ts';
 import type { RequestTiming } from './http-server.ts';
@@ -63,6 +64,8 @@ export interface App {
   cache: ResponseCache | null;
   /** APQ store and trusted documents; close() releases the store's Redis connection. */
   persisted: PersistedOperations;
+  /** Graceful shutdown: /ready 503, `connection: close`, subscription streams completed. */
+  drain: Drain;
 }
 
 interface ServerContext {
@@ -81,6 +84,7 @@ export function createApp(services: Services): App {
   const auth = createAuthServices(config, pool, logger);
   services.auth = auth;
   const persisted = createPersistedOperations(config.persisted, schema, metrics.registry, logger);
+  const drain = new Drain();
 
   /** Whether this request may read /metrics on the API port (see README, "Security"). */
   const metricsAllowed = (request: Request): boolean => {
@@ -117,10 +121,17 @@ export function createApp(services: Services): App {
         endResponse(await metricsResponse(metrics, fetchAPI.Response));
       } else if (url.pathname === '/ready') {
         let body: Record<string, unknown>;
+        if (drain.draining) {
+          // Shutting down: the load balancer stops sending traffic before the listener closes.
+          endResponse(
+            fetchAPI.Response.json({ status: 'draining', pid: process.pid }, { status: 503 }),
+          );
+          return;
+        }
         try {
           const status = await migrationStatus(pool);
           body = status.applied
-            ? { status: 'ready' }
+            ? { status: 'ready', pid: process.pid }
             : { status: 'unavailable', reason: 'migrations pending', pending: status.pending };
         } catch (err) {
           logger.warn({ err }, 'readiness check: database unreachable');
@@ -291,6 +302,8 @@ export function createApp(services: Services): App {
       ...(config.production ? [hideParserErrors] : []),
       // Apollo Client's multipart subscriptions, beside Yoga's SSE (only picks the response format).
       multipartSubscriptionsPlugin(),
+      // On shutdown, open subscription streams complete (SSE and multipart alike).
+      drain.plugin(),
       // Verifies the bearer token, and that it was not revoked, before anything can answer from
       // the cache or read a body.
       authenticationPlugin(tokens, auth.accounts, logger),
@@ -331,7 +344,7 @@ export function createApp(services: Services): App {
     ],
   });
 
-  return { yoga, metrics, profiling, services, cache, persisted };
+  return { yoga, metrics, profiling, services, cache, persisted, drain };
 }
 
 const noTags = () => {};

@@ -126,6 +126,8 @@ const envSchema = z.object({
   MAX_QUERY_DIRECTIVES: int(50, 0, 100_000),
   OPERATION_TIMEOUT_MS: int(10_000, 0, 3_600_000),
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
+  /** Unset: 5000 in production, else 0 (see loadConfig). */
+  SHUTDOWN_DRAIN_MS: int(null, 0, 600_000),
 
   WORKER_MODE: z.enum(['inline', 'separate']).default('inline'),
   WORKER_CONCURRENCY: int(4, 1, 100),
@@ -342,6 +344,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     /** A query or mutation running longer is cancelled, its SQL too (0: no limit). */
     operationTimeoutMs: e.OPERATION_TIMEOUT_MS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    /** After SIGTERM, /ready answers 503 this long before the listener closes. */
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS ?? (production ? 5000 : 0),
     /** Background jobs (src/jobs/); see README.md, "Background jobs". */
     jobs: {
       mode: e.WORKER_MODE,

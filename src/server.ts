@@ -5,7 +5,7 @@ import { ConfigError, loadConfigOrExit } from './config.ts';
 import { locateDatabase } from './db/database.ts';
 import { applyMigrations } from './db/migrations.ts';
 import { connectionDemands, createPool, verifyConnectionBudget } from './db/pool.ts';
-import { resolvePreparedStatements } from './db/pooler.ts';
+import { requireSessionConnection, resolvePreparedStatements } from './db/pooler.ts';
 import { createPrisma } from './db/prisma.ts';
 import { DEMO_PASSWORD, DEMO_USERS, seedIfEmpty } from './db/seed.ts';
 import { usePreparedStatements } from './db/statements.ts';
@@ -30,7 +30,15 @@ async function main() {
 
   // DATABASE_URL may lead through a transaction-mode pooler; session features use this one.
   const sessionUrl = config.sessionDatabaseUrl ?? db.url;
+  const sessionVariable = config.sessionDatabaseUrl ? 'DATABASE_SESSION_URL' : 'DATABASE_URL';
   try {
+    await requireSessionConnection(
+      sessionUrl,
+      sessionVariable,
+      config.jobs.mode === 'inline'
+        ? 'the API (migrations, inline job runner)'
+        : 'the API (migrations)',
+    );
     await verifyConnectionBudget(sessionUrl, connectionDemands(config));
   } catch (err) {
     if (err instanceof ConfigError) {
@@ -46,7 +54,11 @@ async function main() {
   // graphile-worker's schema: mutations enqueue jobs even when the runners are separate.
   await installWorkerSchema(sessionUrl);
 
-  const prepared = await resolvePreparedStatements(config.preparedStatements, db.url);
+  // Same URL as the session one, just checked: no transaction pooler, no need to probe again.
+  const prepared =
+    config.preparedStatements === 'auto' && db.url === sessionUrl
+      ? { on: true, reason: 'no transaction pooler detected' }
+      : await resolvePreparedStatements(config.preparedStatements, db.url);
   usePreparedStatements(prepared.on);
   logger.info(
     { reason: prepared.reason },
@@ -69,7 +81,7 @@ async function main() {
     config.jobs.mode === 'inline'
       ? await startJobRunner(app.services, { databaseUrl: sessionUrl })
       : null;
-  const server = createHttpServer(nodeHandler(app));
+  const server = createHttpServer(app.drain.handler(nodeHandler(app)));
   await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
   // /metrics on a port of its own (METRICS_PORT), e.g. reachable from the monitoring network only.
   const metricsServer = config.metrics.port
@@ -105,15 +117,30 @@ async function main() {
   const shutdown = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info({ signal }, 'shutting down: no new connections, finishing in-flight requests');
+    // 1. /ready answers 503 while requests are still served, so the load balancer's health
+    // check takes this instance out before its listener closes; responses say `connection: close`.
+    app.drain.start();
+    logger.info({ signal, drainMs: config.shutdownDrainMs }, 'draining: /ready answers 503');
+    if (config.shutdownDrainMs > 0) {
+      await new Promise((r) => setTimeout(r, config.shutdownDrainMs));
+    }
+    // 2. No new connections; idle kept-alive ones close; subscription streams complete.
+    logger.info('shutting down: no new connections, finishing in-flight requests');
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    app.drain.endStreams();
+    metricsServer?.close();
+    // 3. In-flight requests get SHUTDOWN_TIMEOUT_MS to finish; connections still open then are cut.
     const force = setTimeout(() => {
       logger.warn('shutdown timeout reached; closing remaining connections');
       server.closeAllConnections();
     }, config.shutdownTimeoutMs);
     force.unref();
-    server.closeIdleConnections();
-    metricsServer?.close();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    // A connection whose last response has gone out is idle: close it rather than wait for it.
+    const sweep = setInterval(() => server.closeIdleConnections(), 100);
+    await closed;
+    clearInterval(sweep);
+    clearTimeout(force);
     // Stop taking jobs; running ones get the rest of the shutdown timeout to finish.
     await jobs?.stop(config.shutdownTimeoutMs);
     app.metrics.stop();

@@ -8,6 +8,8 @@ import { ADMIN, PASSWORD } from './fixtures.ts';
 import { cloneTemplate, gid } from './harness.ts';
 import { PGBOUNCER_MISSING, type PgBouncer, startPgBouncer } from './pgbouncer.ts';
 import { type ServerProcess, startServerProcess } from './server-process.ts';
+import { eventually } from './wait.ts';
+import { runToExit, startWorkerProcess } from './worker-process.ts';
 
 if (PGBOUNCER_MISSING) console.warn(PGBOUNCER_MISSING);
 
@@ -140,4 +142,45 @@ describe.skipIf(Boolean(PGBOUNCER_MISSING))('through PgBouncer in transaction mo
       expect(await server.exited).toBe(0);
     }, 180_000);
   }
+
+  it('a worker pointed at the transaction pooler refuses to start, naming the setting', async () => {
+    const [worker, api] = await Promise.all([
+      runToExit('src/jobs/worker-main.ts', { DATABASE_URL: pooled }),
+      runToExit('src/server.ts', { DATABASE_URL: pooled, PORT: '0', WORKER_MODE: 'inline' }),
+    ]);
+    console.info(
+      `worker through the transaction pooler: exit ${worker.code}: ${worker.stderr.trim()}`,
+    );
+    expect(worker.code).toBe(78);
+    expect(worker.stderr).toContain('DATABASE_URL: the job worker needs a database session');
+    expect(worker.stderr).toContain('transaction-mode pooler');
+    expect(worker.stderr).toContain('Set DATABASE_SESSION_URL');
+    expect(worker.stdout).not.toContain('ready');
+    // The API's migrations and inline runner need a session too.
+    expect(api.code).toBe(78);
+    expect(api.stderr).toContain('DATABASE_URL: the API (migrations, inline job runner) needs');
+
+    const viaSession = await runToExit('src/jobs/worker-main.ts', {
+      DATABASE_URL: pooled,
+      DATABASE_SESSION_URL: pooled,
+    });
+    expect(viaSession.code).toBe(78);
+    expect(viaSession.stderr).toContain('DATABASE_SESSION_URL: the job worker needs');
+  }, 180_000);
+
+  it('a worker through PgBouncer in session mode starts and runs jobs', async () => {
+    const worker = await startWorkerProcess({
+      DATABASE_URL: pooled,
+      DATABASE_SESSION_URL: session.urlFor(url),
+    });
+    // An untracked task: graphile-worker deletes a job once it has succeeded.
+    const [job] = await sql(`SELECT (graphile_worker.add_job('noop', '{}'::json)).id`);
+    await eventually(
+      async () =>
+        (await sql('SELECT 1 FROM graphile_worker._private_jobs WHERE id = $1', [job.id]))
+          .length === 0,
+      { timeoutMs: 60_000, what: 'the noop job done' },
+    );
+    worker.kill('SIGTERM');
+  }, 180_000);
 });

@@ -16,6 +16,7 @@
  * (Prisma's convention) says so without probing.
  */
 import pg from 'pg';
+import { ConfigError } from '../config.ts';
 
 export interface PoolerCheck {
   /** Consecutive transactions of one connection may run on different server sessions. */
@@ -79,4 +80,21 @@ export async function resolvePreparedStatements(
   return check.transactionPooled
     ? { on: false, reason: `transaction pooler detected: ${check.reason}` }
     : { on: true, reason: 'no transaction pooler detected' };
+}
+
+/**
+ * Refuses (ConfigError naming `variable`) when `url` leads through a transaction pooler: what
+ * runs on it needs a session of its own (graphile-worker's LISTEN/NOTIFY and advisory locks,
+ * the migrations' advisory lock, the cache's LISTEN).
+ */
+export async function requireSessionConnection(
+  url: string,
+  variable: string,
+  what: string,
+): Promise<void> {
+  const check = await detectTransactionPooler(url);
+  if (!check.transactionPooled) return;
+  throw new ConfigError(
+    `Invalid configuration:\n  ${variable}: ${what} needs a database session of its own (LISTEN/NOTIFY, advisory locks), but this URL leads through a transaction-mode pooler (${check.reason}). Set DATABASE_SESSION_URL to PostgreSQL directly or to a PgBouncer in session mode (DATABASE_URL may stay on the transaction pooler).`,
+  );
 }

@@ -7,11 +7,13 @@
  */
 import { TokenService } from '../auth/tokens.ts';
 import { WriteNotifier } from '../cache/notifier.ts';
-import { loadConfigOrExit } from '../config.ts';
+import { ConfigError, loadConfigOrExit } from '../config.ts';
 import type { Services } from '../context.ts';
 import { migrationStatus } from '../db/migrations.ts';
 import { createPool } from '../db/pool.ts';
+import { requireSessionConnection } from '../db/pooler.ts';
 import { createPrisma } from '../db/prisma.ts';
+import { usePreparedStatements } from '../db/statements.ts';
 import { createLogger } from '../observability/logger.ts';
 import { startJobRunner } from './runner.ts';
 import { checkStorageOrExit } from './storage.ts';
@@ -23,10 +25,24 @@ async function main() {
     process.stderr.write('Invalid configuration:\n  DATABASE_URL: required for `npm run worker`\n');
     process.exit(78);
   }
+  // The runner needs a session (LISTEN/NOTIFY, advisory locks): never a transaction pooler.
+  const databaseUrl = config.sessionDatabaseUrl ?? config.databaseUrl;
+  try {
+    await requireSessionConnection(
+      databaseUrl,
+      config.sessionDatabaseUrl ? 'DATABASE_SESSION_URL' : 'DATABASE_URL',
+      'the job worker',
+    );
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.message}\n`);
+    process.exit(78);
+  }
+  usePreparedStatements(config.preparedStatements !== 'off');
   const logger = createLogger(config.logLevel).child({ process: 'worker' });
   await checkStorageOrExit(config.storage);
   // A small pool for the status check and cache broadcasts; the runner has its own.
-  const pool = createPool(config.databaseUrl, { ...config.pool, size: 1, maxOverflow: 1 });
+  const pool = createPool(databaseUrl, { ...config.pool, size: 1, maxOverflow: 1 });
   const status = await migrationStatus(pool);
   if (!status.applied) {
     process.stderr.write(
@@ -44,7 +60,7 @@ async function main() {
     logger,
     cache: notifier,
   };
-  const runner = await startJobRunner(services, { databaseUrl: config.databaseUrl });
+  const runner = await startJobRunner(services, { databaseUrl });
   const metrics = config.jobs.metricsPort
     ? await serveWorkerMetrics(config.jobs.metricsPort, config.host)
     : null;
