@@ -46,6 +46,7 @@ interface Row {
   proxyCpuMs: number | null;
   errors: number;
   requests: number;
+  errorSamples: string[];
 }
 
 function intOption(raw: string | undefined, def: number, what: string): number {
@@ -149,7 +150,7 @@ async function main() {
           };
           rows.push(full);
           log(
-            `  ${scenario.padEnd(6)} ${fmt(full.rps, 0).padStart(6)} req/s  p95 ${fmt(full.p95, 1)} ms  API CPU ${fmt(full.apiCpuMs, 2)} ms/req  proxies ${fmt(full.proxyCpuMs, 2)} ms/req  errors ${full.errors}`,
+            `  ${scenario.padEnd(6)} ${fmt(full.rps, 0).padStart(6)} req/s  p95 ${fmt(full.p95, 1)} ms  API CPU ${fmt(full.apiCpuMs, 2)} ms/req  proxies ${fmt(full.proxyCpuMs, 2)} ms/req  errors ${full.errors}${full.errors ? ` (${full.errorSamples.slice(0, 2).join('; ')})` : ''}`,
           );
         }
       } finally {
@@ -235,6 +236,7 @@ async function measureRun(
     proxyCpuMs: per(proxy),
     errors,
     requests: result.requests,
+    errorSamples: result.errorSamples,
   };
 }
 
