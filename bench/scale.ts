@@ -21,6 +21,7 @@ import { login, mixedFixture } from './lib/fixtures.ts';
 import { LoadGenerator } from './lib/load-client.ts';
 import { loadAverage, machine } from './lib/machine.ts';
 import { fmt, writeMarkdown } from './lib/report.ts';
+import { newJwtSecret } from './lib/server.ts';
 import type { LoadResult, Workload } from './lib/types.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -88,6 +89,8 @@ async function main() {
   onCleanup('harness pool', () => pool.end(), { last: true });
   const load = new LoadGenerator();
   const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  // One secret for every cluster of the run: the fixtures' tokens (signed in once) stay valid.
+  const jwtSecret = newJwtSecret();
 
   // WEB_CONCURRENCY arrives with the cluster mode of src/server.ts (issue #15).
   const { readFile } = await import('node:fs/promises');
@@ -118,6 +121,7 @@ async function main() {
         redisUrl,
         instances: topo.instances,
         workers: 0,
+        jwtSecret,
         direct: topo.direct,
         ...(topo.webConcurrency ? { webConcurrency: topo.webConcurrency } : {}),
       });
