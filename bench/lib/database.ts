@@ -78,8 +78,10 @@ const describe = (url: string) => {
 export async function prepareDatabase(opts: {
   posts: number;
   log: (line: string) => void;
+  /** Database name prefix (default `postline_bench`); the post count is appended. */
+  prefix?: string;
 }): Promise<BenchDatabase> {
-  const name = `postline_bench_${opts.posts}`;
+  const name = `${opts.prefix ?? 'postline_bench'}_${opts.posts}`;
   const configured =
     process.env.BENCH_DATABASE_URL || process.env.DATABASE_URL || DEFAULT_SERVER_URL;
   let adminUrl = configured;

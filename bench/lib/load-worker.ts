@@ -22,7 +22,7 @@ import type {
   SqlWorkload,
   WorkerMessage,
 } from './types.ts';
-import { buildRequests, type CannonRequest, type Counters } from './workloads.ts';
+import { buildRequests, type CannonRequest, type Counters, recordFailure } from './workloads.ts';
 
 interface CannonOptions {
   url: string;
@@ -111,6 +111,7 @@ async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
     writes: 0,
     checks: 0,
     staleReads: 0,
+    failures: [],
   };
   const latencies: number[] = [];
   let non2xx = 0;
@@ -136,12 +137,16 @@ async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
     win.response();
     if (!span.measuring || span.ended) return;
     latencies.push(ms);
-    if (status < 200 || status > 299) non2xx++;
+    if (status < 200 || status > 299) {
+      non2xx++;
+      recordFailure(counters, `HTTP ${status}`);
+    }
   });
   instance.on('reqError', (error) => {
     if (!span.measuring || span.ended) return;
     if (/timed out/.test(error.message)) timeouts++;
     else transportErrors++;
+    recordFailure(counters, error.message);
     if (counters.errorSamples.length < 5) counters.errorSamples.push(error.message);
   });
   await instance;
@@ -154,6 +159,7 @@ async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
     transportErrors,
     timeouts,
     errorSamples: counters.errorSamples,
+    failures: counters.failures,
     ...(req.workload.kind === 'mixed'
       ? { writes: counters.writes, checks: counters.checks, staleReads: counters.staleReads }
       : {}),

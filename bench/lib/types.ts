@@ -73,6 +73,13 @@ export interface LoadResult {
   staleReads?: number;
   /** SQL workloads: CPU seconds the load process itself (the `pg` client) used in the window. */
   clientCpuS?: number;
+  /** HTTP workloads: each failed request (the first 5000): when it ended (Date.now()) and how. */
+  failures?: Failure[];
+}
+
+export interface Failure {
+  at: number;
+  what: string;
 }
 
 export type WorkerMessage =

@@ -17,7 +17,7 @@ import {
   TYPENAME,
   UPDATE_POST,
 } from './queries.ts';
-import type { MixedClient, MixedFixture, Workload } from './types.ts';
+import type { Failure, MixedClient, MixedFixture, Workload } from './types.ts';
 
 export interface Counters {
   /** False during the warm-up: nothing is counted. */
@@ -27,6 +27,17 @@ export interface Counters {
   writes: number;
   checks: number;
   staleReads: number;
+  /** Failed requests with their time (capped at MAX_FAILURES). */
+  failures: Failure[];
+}
+
+export const MAX_FAILURES = 5000;
+
+/** Records a failed request (while measuring). */
+export function recordFailure(counters: Counters, what: string): void {
+  if (counters.measuring && counters.failures.length < MAX_FAILURES) {
+    counters.failures.push({ at: Date.now(), what });
+  }
 }
 
 interface Req {
@@ -67,7 +78,10 @@ function checkErrors(counters: Counters, status: number, raw: string): boolean {
   } catch {
     // keep the HTTP status as the message
   }
-  if (status === 200) counters.graphqlErrors++;
+  if (status === 200) {
+    counters.graphqlErrors++;
+    recordFailure(counters, message.slice(0, 120));
+  }
   if (counters.errorSamples.length < 5 && !counters.errorSamples.includes(message)) {
     counters.errorSamples.push(message.slice(0, 300));
   }
