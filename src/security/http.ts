@@ -19,6 +19,9 @@ const isMultipart = (request: Request) =>
   request.method === 'POST' &&
   (request.headers.get('content-type') ?? '').toLowerCase().startsWith('multipart/form-data');
 
+/** Refused bodies up to this size are read and discarded rather than cut off with the connection. */
+const DRAIN_REFUSED_BYTES = 64 * 1024;
+
 function jsonError(
   status: number,
   code: string,
@@ -31,6 +34,18 @@ function jsonError(
     // The body that was not read is dropped with the connection, not drained.
     { status, headers: { connection: 'close', ...headers } },
   );
+}
+
+/**
+ * A refusal of a request whose body was not read. A small body with a declared length is left
+ * for node:http to read and discard, so a client still writing it reads the answer instead of
+ * a broken pipe and may keep its connection; any other body is cut off with the connection.
+ */
+function refuseUnread(request: Request, status: number, code: string, message: string): Response {
+  const length = request.headers.get('content-length');
+  const small = length !== null && /^\d+$/.test(length) && Number(length) <= DRAIN_REFUSED_BYTES;
+  if (!small) return jsonError(status, code, message);
+  return Response.json({ errors: [{ message, extensions: { code } }] }, { status });
 }
 
 function tooLarge(limit: number): Response {
@@ -109,7 +124,8 @@ export function requestBodyPlugin(limits: BodyLimits): Plugin {
         const viewer = viewerForRequest(request);
         if (!viewer) {
           endResponse(
-            jsonError(
+            refuseUnread(
+              request,
               401,
               'UNAUTHENTICATED',
               'Sign in first: uploads need `Authorization: Bearer <token>`',
@@ -119,7 +135,12 @@ export function requestBodyPlugin(limits: BodyLimits): Plugin {
         }
         if (!STAFF.includes(viewer.role)) {
           endResponse(
-            jsonError(403, 'FORBIDDEN', `Your role (${viewer.role}) may not upload files`),
+            refuseUnread(
+              request,
+              403,
+              'FORBIDDEN',
+              `Your role (${viewer.role}) may not upload files`,
+            ),
           );
           return;
         }
