@@ -508,35 +508,30 @@ export class Cluster {
     const ready = new Promise<void>((resolve) => {
       announced = resolve;
     });
-    const program = new Program(
-      name,
-      process.execPath,
-      ['dist/jobs/worker-main.js'],
-      {
-        env: {
-          ...(process.env as Record<string, string>),
-          NODE_ENV: 'production',
-          LOG_LEVEL: 'warn',
-          // A session: graphile-worker LISTENs and takes advisory locks.
-          DATABASE_URL: this.options.databaseUrl,
-          REDIS_URL: this.options.redisUrl,
-          RESPONSE_CACHE: 'redis',
-          CACHE_REDIS_PREFIX: `${this.redisPrefix}rc:`,
-          JWT_SECRET: this.jwtSecret,
-          STORAGE_DIR: path.join(this.#dir, 'storage'),
-          MAIL_DIR: path.join(this.#dir, 'mail'),
-          SHUTDOWN_TIMEOUT_MS: '15000',
-          ...(this.options.workerEnv ?? {}),
-        },
-        onLine: (line) => {
-          const m = /^worker (\S+) ready/.exec(line);
-          if (m?.[1]) {
-            runnerId = m[1];
-            announced();
-          }
-        },
+    const program = new Program(name, process.execPath, ['dist/jobs/worker-main.js'], {
+      env: {
+        ...(process.env as Record<string, string>),
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        // A session: graphile-worker LISTENs and takes advisory locks.
+        DATABASE_URL: this.options.databaseUrl,
+        REDIS_URL: this.options.redisUrl,
+        RESPONSE_CACHE: 'redis',
+        CACHE_REDIS_PREFIX: `${this.redisPrefix}rc:`,
+        JWT_SECRET: this.jwtSecret,
+        STORAGE_DIR: path.join(this.#dir, 'storage'),
+        MAIL_DIR: path.join(this.#dir, 'mail'),
+        SHUTDOWN_TIMEOUT_MS: '15000',
+        ...(this.options.workerEnv ?? {}),
       },
-    );
+      onLine: (line) => {
+        const m = /^worker (\S+) ready/.exec(line);
+        if (m?.[1]) {
+          runnerId = m[1];
+          announced();
+        }
+      },
+    });
     await until(
       `${name} ready`,
       120_000,
@@ -592,6 +587,12 @@ export class Cluster {
         '',
         'backend api',
         '  balance roundrobin',
+        // A new connection to an instance per request (clients keep theirs to HAProxy): an
+        // instance that dies then cuts off only the requests it is running (502, logged `SH`).
+        // With server connections kept alive, HAProxy closes, unlogged, the client connections
+        // whose idle server connection was on it, and the request a client sends at that
+        // moment is lost though it never reached the instance.
+        '  option http-server-close',
         '  option httpchk',
         '  http-check send meth GET uri /ready',
         '  http-check expect status 200',
@@ -715,12 +716,27 @@ export class Cluster {
     return a;
   }
 
-  /** SIGKILL to the instance's process group; resolves with the kill time and its exit. */
-  async killApi(name: string): Promise<{ killedAt: number; exit: Exit }> {
+  /**
+   * SIGKILL to the instance's process group; resolves with the kill time, its exit and the
+   * number of requests HAProxy had in progress on it at the kill.
+   */
+  async killApi(name: string): Promise<{ killedAt: number; exit: Exit; inFlight: number }> {
     const a = this.api(name);
+    // Frozen first (SIGSTOP), so that the requests in flight on it stay put while HAProxy's
+    // count of them is read: it answers none, and HAProxy sends it more until its SERVER_MAXCONN
+    // slots are taken (or a second has passed). Then SIGKILL: those requests are cut off.
+    signalGroup(a.program.pid, 'SIGSTOP');
+    let inFlight = 0;
+    const deadline = Date.now() + 1000;
+    for (;;) {
+      inFlight = (await this.servers())[name]?.current ?? 0;
+      if (inFlight >= SERVER_MAXCONN || Date.now() > deadline) break;
+      await sleep(20);
+    }
+    inFlight = (await this.servers())[name]?.current ?? inFlight;
     const killedAt = Date.now();
     const exit = await a.program.kill();
-    return { killedAt, exit };
+    return { killedAt, exit, inFlight };
   }
 
   /**

@@ -50,7 +50,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (
 interface CannonClient {
   on(event: 'headers', fn: (info: { shouldKeepAlive?: boolean }) => void): void;
   _connect(): void;
-  conn?: unknown;
+  conn?: { readyState: string; destroyed: boolean };
   pipelinedRequests: { size(): number; clear(): void };
   requestIterator: { currentRequestIndex: number; requests: unknown[] };
 }
@@ -72,6 +72,8 @@ function reconnectCleanly(counters: Counters) {
     });
     const connect = client._connect;
     client._connect = function (this: CannonClient) {
+      // An `error` after an `end` of the same connection: the client has reconnected already.
+      if (this.conn && this.conn.readyState === 'open' && !this.conn.destroyed) return;
       const lost = this.conn ? this.pipelinedRequests.size() : 0;
       if (lost > 0) {
         if (!closing) {
