@@ -1,7 +1,7 @@
 /**
  * The scale-out topology on one machine, from real programs: PgBouncer in transaction mode in
- * front of PostgreSQL for the API, N Postline API processes (`src/server.ts`, production mode)
- * behind HAProxy (round robin, health checks on /ready), M `npm run worker` processes straight
+ * front of PostgreSQL for the API, N Postline API processes (`node dist/server.js`, production)
+ * behind HAProxy (round robin, health checks on /ready), M workers (`dist/jobs/worker-main.js`) straight
  * to PostgreSQL (graphile-worker needs a session: LISTEN/NOTIFY, advisory locks), and the local
  * Redis shared by all of them. `npm run cluster`, `npm run bench:scale` and
  * test/cluster.test.ts start it through `startCluster`.
@@ -10,7 +10,7 @@
  * `stop()`, on the harness's SIGINT/SIGTERM (bench/lib/cleanup.ts) and, as a last resort, when
  * the harness process exits: nothing is left running.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -272,6 +272,13 @@ export interface ServerState {
   current: number;
   /** Requests sent to it so far. */
   total: number;
+  /** Counters so far: responses cut off by the server (`srv_abrt`), response errors
+   * (`eresp`), connection errors (`econ`), retries (`wretr`) and redispatches (`wredis`). */
+  serverAborts: number;
+  responseErrors: number;
+  connectionErrors: number;
+  retries: number;
+  redispatches: number;
 }
 
 export interface ClusterOptions {
@@ -301,8 +308,9 @@ export interface ClusterOptions {
 export const DRAIN_MS = 3000;
 /** Requests HAProxy sends to one instance at a time (the rest queue at HAProxy). */
 export const SERVER_MAXCONN = 16;
-/** HAProxy's health check interval (ms); two failures mark a server down (`fall 2`). */
+/** HAProxy's health check interval (ms); CHECK_FALL failures mark a server down. */
 export const CHECK_INTER_MS = 250;
+export const CHECK_FALL = 3;
 
 export class Cluster {
   readonly id = `c${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
@@ -339,6 +347,9 @@ export class Cluster {
     }
     this.#unregister = onCleanup(`cluster ${this.id}`, () => this.stop());
     try {
+      // The compiled build, what `npm start` runs: it starts in a fraction of the time tsx
+      // takes, which is what a restart under load waits for. Built here when src/ is newer.
+      await buildDist();
       this.#dir = await mkdtemp(path.join(os.tmpdir(), 'postline-cluster-'));
       await chmod(this.#dir, 0o755);
       // Migrations and graphile-worker's schema go straight to PostgreSQL (they take session
@@ -350,8 +361,7 @@ export class Cluster {
         : await this.#startPgBouncer();
       const count = this.options.instances ?? 2;
       const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
-      // Started one after the other: tsx compiles on first start, and two at once on two
-      // cores take longer than one after the other.
+      // Started one after the other: two at once on two cores take longer than in turn.
       for (const [i, port] of ports.entries()) {
         const name = `api${i + 1}`;
         const instance: ApiInstance = {
@@ -454,7 +464,7 @@ export class Cluster {
       METRICS_TOKEN: BENCH_METRICS_TOKEN,
       SEED_ON_START: 'false',
       // Graceful stop (src/server.ts): /ready answers 503 for this long first, so HAProxy
-      // (checks every CHECK_INTER_MS, `fall 2`) takes the instance out before it stops.
+      // (checks every CHECK_INTER_MS, `fall CHECK_FALL`) takes the instance out before it stops.
       SHUTDOWN_DRAIN_MS: String(DRAIN_MS),
       SHUTDOWN_TIMEOUT_MS: '15000',
       // The harness knows the topology: one pool per instance, sized for a 2-core machine.
@@ -467,7 +477,7 @@ export class Cluster {
   }
 
   async #spawnApi(name: string, port: number): Promise<Program> {
-    const program = new Program(name, process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    const program = new Program(name, process.execPath, ['dist/server.js'], {
       env: this.#apiEnv(port),
       // Its log is JSON on stdout: errors (pino level 50 and up) are worth seeing.
       onLine: (line) => {
@@ -498,35 +508,30 @@ export class Cluster {
     const ready = new Promise<void>((resolve) => {
       announced = resolve;
     });
-    const program = new Program(
-      name,
-      process.execPath,
-      ['--import', 'tsx', 'src/jobs/worker-main.ts'],
-      {
-        env: {
-          ...(process.env as Record<string, string>),
-          NODE_ENV: 'production',
-          LOG_LEVEL: 'warn',
-          // A session: graphile-worker LISTENs and takes advisory locks.
-          DATABASE_URL: this.options.databaseUrl,
-          REDIS_URL: this.options.redisUrl,
-          RESPONSE_CACHE: 'redis',
-          CACHE_REDIS_PREFIX: `${this.redisPrefix}rc:`,
-          JWT_SECRET: this.jwtSecret,
-          STORAGE_DIR: path.join(this.#dir, 'storage'),
-          MAIL_DIR: path.join(this.#dir, 'mail'),
-          SHUTDOWN_TIMEOUT_MS: '15000',
-          ...(this.options.workerEnv ?? {}),
-        },
-        onLine: (line) => {
-          const m = /^worker (\S+) ready/.exec(line);
-          if (m?.[1]) {
-            runnerId = m[1];
-            announced();
-          }
-        },
+    const program = new Program(name, process.execPath, ['dist/jobs/worker-main.js'], {
+      env: {
+        ...(process.env as Record<string, string>),
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        // A session: graphile-worker LISTENs and takes advisory locks.
+        DATABASE_URL: this.options.databaseUrl,
+        REDIS_URL: this.options.redisUrl,
+        RESPONSE_CACHE: 'redis',
+        CACHE_REDIS_PREFIX: `${this.redisPrefix}rc:`,
+        JWT_SECRET: this.jwtSecret,
+        STORAGE_DIR: path.join(this.#dir, 'storage'),
+        MAIL_DIR: path.join(this.#dir, 'mail'),
+        SHUTDOWN_TIMEOUT_MS: '15000',
+        ...(this.options.workerEnv ?? {}),
       },
-    );
+      onLine: (line) => {
+        const m = /^worker (\S+) ready/.exec(line);
+        if (m?.[1]) {
+          runnerId = m[1];
+          announced();
+        }
+      },
+    });
     await until(
       `${name} ready`,
       120_000,
@@ -565,12 +570,13 @@ export class Cluster {
         '  timeout http-keep-alive 10s',
         '  timeout http-request 10s',
         '  timeout queue 30s',
-        // A busy instance may take a while to answer /ready: slow is not down (a stopped one
-        // refuses the connection, a draining one answers 503, both at once).
-        '  timeout check 5s',
-        // A connection refused (an instance just killed, not yet marked down) is retried on
-        // another instance. Only connection failures: a POST that reached an instance is never
-        // sent twice (a mutation could run twice).
+        // A busy instance may take a while to answer /ready (it queries the pool, which is
+        // busy under load): slow is not down. A stopped instance refuses the connection and a
+        // draining one answers 503, both at once, so a long check timeout delays neither.
+        '  timeout check 10s',
+        // A connection refused (an instance just killed) is retried, each retry on another
+        // instance (`redispatch 1`). Only connection failures: a POST that reached an instance
+        // is never sent twice (a mutation could run twice).
         '  retries 3',
         '  option redispatch 1',
         '  retry-on conn-failure',
@@ -581,11 +587,21 @@ export class Cluster {
         '',
         'backend api',
         '  balance roundrobin',
+        // A new connection to an instance per request (clients keep theirs to HAProxy): an
+        // instance that dies then cuts off only the requests it is running (502, logged `SH`).
+        // With server connections kept alive, HAProxy closes, unlogged, the client connections
+        // whose idle server connection was on it, and the request a client sends at that
+        // moment is lost though it never reached the instance.
+        '  option http-server-close',
         '  option httpchk',
         '  http-check send meth GET uri /ready',
         '  http-check expect status 200',
-        // Checks every 250 ms; two failures take an instance out, two successes put it back.
-        `  default-server inter ${CHECK_INTER_MS} fastinter ${CHECK_INTER_MS} downinter 500 rise 2 fall 2`,
+        // Checks every 250 ms; three failures take an instance out, two successes put it back.
+        // Traffic is watched too (`observe layer4`): the first connection an instance refuses
+        // marks it down at once, so requests stop going to a dead instance before its checks
+        // notice, and the refused request itself is redispatched to another one.
+        `  default-server inter ${CHECK_INTER_MS} fastinter ${CHECK_INTER_MS} downinter 500 rise 2 fall ${CHECK_FALL}`,
+        '  default-server observe layer4 error-limit 1 on-error mark-down',
         // At most SERVER_MAXCONN requests at a time on an instance; more wait in HAProxy's queue
         // (an instance's event loop stays responsive, /ready included, when the other is down).
         ...this.apis.map(
@@ -615,6 +631,7 @@ export class Cluster {
     if (line.startsWith('rq ')) {
       // The request's first byte arrived at accept date + Th + Ti (a keep-alive request's
       // accept date is the end of the previous one); Ta runs from there to the last byte out.
+      // A request cut off (no response) has Ta -1: it ended when HAProxy logged it, now.
       const [, ts, ms, th, ti, server, status, term, ta, retries] = line.split(' ');
       const start =
         Number(ts) * 1000 + Number(ms) + Math.max(0, Number(th)) + Math.max(0, Number(ti));
@@ -623,7 +640,7 @@ export class Cluster {
         status: Number(status),
         termination: term ?? '',
         start,
-        end: start + Math.max(0, Number(ta)),
+        end: Number(ta) >= 0 ? start + Number(ta) : Date.now(),
         retries: retries ?? '0',
       });
       return;
@@ -665,6 +682,11 @@ export class Cluster {
         status: f[at('status')] ?? '',
         current: Number(f[at('scur')]),
         total: Number(f[at('stot')]),
+        serverAborts: Number(f[at('srv_abrt')]),
+        responseErrors: Number(f[at('eresp')]),
+        connectionErrors: Number(f[at('econ')]),
+        retries: Number(f[at('wretr')]),
+        redispatches: Number(f[at('wredis')]),
       };
     }
     return out;
@@ -694,12 +716,27 @@ export class Cluster {
     return a;
   }
 
-  /** SIGKILL to the instance's process group; resolves with the kill time and its exit. */
-  async killApi(name: string): Promise<{ killedAt: number; exit: Exit }> {
+  /**
+   * SIGKILL to the instance's process group; resolves with the kill time, its exit and the
+   * number of requests HAProxy had in progress on it at the kill.
+   */
+  async killApi(name: string): Promise<{ killedAt: number; exit: Exit; inFlight: number }> {
     const a = this.api(name);
+    // Frozen first (SIGSTOP), so that the requests in flight on it stay put while HAProxy's
+    // count of them is read: it answers none, and HAProxy sends it more until its SERVER_MAXCONN
+    // slots are taken (or a second has passed). Then SIGKILL: those requests are cut off.
+    signalGroup(a.program.pid, 'SIGSTOP');
+    let inFlight = 0;
+    const deadline = Date.now() + 1000;
+    for (;;) {
+      inFlight = (await this.servers())[name]?.current ?? 0;
+      if (inFlight >= SERVER_MAXCONN || Date.now() > deadline) break;
+      await sleep(20);
+    }
+    inFlight = (await this.servers())[name]?.current ?? inFlight;
     const killedAt = Date.now();
     const exit = await a.program.kill();
-    return { killedAt, exit };
+    return { killedAt, exit, inFlight };
   }
 
   /**
@@ -825,6 +862,19 @@ export class Cluster {
       redis.disconnect();
     }
   }
+}
+
+/** `npm run build` when dist/ is older than src/ (scripts/build.mjs --if-stale). */
+async function buildDist(): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [path.join(root, 'scripts/build.mjs'), '--if-stale'],
+      { cwd: root, maxBuffer: 16 * 1024 * 1024 },
+      (err, stdout, stderr) =>
+        err ? reject(new Error(`building dist/ failed:\n${stdout}${stderr}`)) : resolve(),
+    );
+  });
 }
 
 function tcpOpen(port: number): Promise<boolean> {

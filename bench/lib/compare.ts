@@ -283,6 +283,7 @@ async function preflight(server: RunningServer, scenario: string, workload: Work
     writes: 0,
     checks: 0,
     staleReads: 0,
+    lost: 0,
     failures: [],
   };
   const req = buildRequests(workload, counters)[0];

@@ -53,6 +53,14 @@ export class LoadGenerator {
     });
   }
 
+  /** Lets the `untilFinished` runs under way end (now, or once their `durationS` is over). */
+  finish(): void {
+    if (!this.child.connected) return;
+    for (const id of this.pending.keys()) {
+      this.child.send({ type: 'finish', id } satisfies ParentMessage);
+    }
+  }
+
   /** Runs `request`; `hooks` hear when the measured window begins and ends. */
   run(request: LoadRequest, hooks: WindowHooks = {}): Promise<LoadResult> {
     const id = this.nextId++;

@@ -25,6 +25,7 @@ import type {
 import { buildRequests, type CannonRequest, type Counters, recordFailure } from './workloads.ts';
 
 interface CannonOptions {
+  setupClient?: (client: CannonClient) => void;
   url: string;
   connections: number;
   duration: number;
@@ -44,6 +45,52 @@ interface CannonInstance extends PromiseLike<unknown> {
 const autocannon = createRequire(import.meta.url)('autocannon') as (
   o: CannonOptions,
 ) => CannonInstance;
+
+/** The parts of autocannon 8's per-connection client (lib/httpClient.js) used below. */
+interface CannonClient {
+  on(event: 'headers', fn: (info: { shouldKeepAlive?: boolean }) => void): void;
+  _connect(): void;
+  conn?: { readyState: string; destroyed: boolean };
+  pipelinedRequests: { size(): number; clear(): void };
+  requestIterator: { currentRequestIndex: number; requests: unknown[] };
+}
+
+/**
+ * autocannon 8 leaves the requests it sent on a connection that then closed in its queue of
+ * pending requests, so the responses on the next connection are matched to the wrong requests
+ * (a mutation's response handed to the read that checks it: a false stale read), and the lost
+ * request is never reported. Each client here drops them when it reconnects, and starts its
+ * list of requests over (a read-after-write check must not follow a write that was lost). A
+ * request sent after a response that announced `Connection: close` was never processed: only
+ * autocannon, not a real client, sends one. Any other is a failure the user would see.
+ */
+function reconnectCleanly(counters: Counters) {
+  return (client: CannonClient) => {
+    let closing = false;
+    client.on('headers', (info) => {
+      closing = info.shouldKeepAlive === false;
+    });
+    const connect = client._connect;
+    client._connect = function (this: CannonClient) {
+      // An `error` after an `end` of the same connection: the client has reconnected already.
+      if (this.conn && this.conn.readyState === 'open' && !this.conn.destroyed) return;
+      const lost = this.conn ? this.pipelinedRequests.size() : 0;
+      if (lost > 0) {
+        if (!closing) {
+          for (let i = 0; i < lost; i++) {
+            recordFailure(counters, 'connection closed before the response');
+          }
+          if (counters.measuring) counters.lost += lost;
+        }
+        this.pipelinedRequests.clear();
+        // The next request is then the first of the list, with a fresh context.
+        this.requestIterator.currentRequestIndex = this.requestIterator.requests.length - 1;
+      }
+      closing = false;
+      connect.call(this);
+    };
+  };
+}
 
 const send = (message: WorkerMessage) => process.send?.(message);
 
@@ -73,12 +120,23 @@ function window(id: number, req: LoadRequest, hooks: { onBegin?: () => void; onE
     state.startedAt = performance.now();
     send({ type: 'warm', id });
     setTimeout(() => {
-      state.ended = true;
-      state.endedAt = performance.now();
-      send({ type: 'end', id });
-      hooks.onEnd();
+      minimumOver = true;
+      if (!req.untilFinished || finishAsked) end();
     }, req.durationS * 1000);
   };
+  let minimumOver = false;
+  let finishAsked = false;
+  const end = () => {
+    if (state.ended) return;
+    state.ended = true;
+    state.endedAt = performance.now();
+    send({ type: 'end', id });
+    hooks.onEnd();
+  };
+  finishers.set(id, () => {
+    finishAsked = true;
+    if (minimumOver) end();
+  });
   setTimeout(() => {
     timeUp = true;
     maybeBegin();
@@ -100,6 +158,9 @@ function window(id: number, req: LoadRequest, hooks: { onBegin?: () => void; onE
   };
 }
 
+/** Ends an `untilFinished` run's window, by run id. */
+const finishers = new Map<number, () => void>();
+
 const isSql = (w: LoadRequest['workload']): w is SqlWorkload => w.kind.startsWith('sql-');
 
 async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
@@ -111,6 +172,7 @@ async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
     writes: 0,
     checks: 0,
     staleReads: 0,
+    lost: 0,
     failures: [],
   };
   const latencies: number[] = [];
@@ -121,9 +183,11 @@ async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
     url: req.target,
     connections: req.connections,
     // An upper bound: the window below stops the run when the measured time is over.
-    duration: (req.warmupS ?? 0) + MAX_EXTRA_WARMUP_S + req.durationS + 5,
+    duration:
+      (req.warmupS ?? 0) + MAX_EXTRA_WARMUP_S + req.durationS + (req.untilFinished ? 3600 : 5),
     timeout: 30,
     sampleInt: 100,
+    setupClient: reconnectCleanly(counters),
     requests: buildRequests(req.workload, counters),
   });
   const win = window(id, req, {
@@ -156,7 +220,8 @@ async function runHttp(id: number, req: LoadRequest): Promise<LoadResult> {
     latency: summarize(latencies),
     non2xx,
     graphqlErrors: counters.graphqlErrors,
-    transportErrors,
+    // Requests lost with their connection count as transport errors.
+    transportErrors: transportErrors + counters.lost,
     timeouts,
     errorSamples: counters.errorSamples,
     failures: counters.failures,
@@ -246,8 +311,11 @@ async function runSql(id: number, req: LoadRequest): Promise<LoadResult> {
 
 process.on('message', (message: ParentMessage) => {
   if (message.type === 'exit') process.exit(0);
+  if (message.type === 'finish') return finishers.get(message.id)?.();
   const { id, request } = message;
   const run = isSql(request.workload) ? runSql(id, request) : runHttp(id, request);
+  const forget = () => finishers.delete(id);
+  run.then(forget, forget);
   run.then(
     (result) => send({ type: 'result', id, result }),
     (err: Error) => send({ type: 'error', id, message: err.stack ?? err.message }),

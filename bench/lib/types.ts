@@ -48,8 +48,10 @@ export interface LoadRequest {
   connections: number;
   /** Seconds of load before measuring starts (same run, same connections); default 0. */
   warmupS?: number;
-  /** Seconds measured after the warm-up. */
+  /** Seconds measured after the warm-up (with `untilFinished`: at least this long). */
   durationS: number;
+  /** Keep measuring after `durationS` until the parent sends `finish` for this run. */
+  untilFinished?: boolean;
   workload: Workload | SqlWorkload;
   /** SQL workloads: connections the loops share (default: one each). */
   sqlPoolSize?: number;
@@ -90,4 +92,8 @@ export type WorkerMessage =
   | { type: 'result'; id: number; result: LoadResult }
   | { type: 'error'; id: number; message: string };
 
-export type ParentMessage = { type: 'run'; id: number; request: LoadRequest } | { type: 'exit' };
+export type ParentMessage =
+  | { type: 'run'; id: number; request: LoadRequest }
+  /** An `untilFinished` run may end (now, or once its `durationS` is over). */
+  | { type: 'finish'; id: number }
+  | { type: 'exit' };

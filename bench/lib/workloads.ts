@@ -27,6 +27,8 @@ export interface Counters {
   writes: number;
   checks: number;
   staleReads: number;
+  /** Requests sent on a connection that closed before their response (load-worker.ts). */
+  lost: number;
   /** Failed requests with their time (capped at MAX_FAILURES). */
   failures: Failure[];
 }
