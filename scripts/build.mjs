@@ -8,7 +8,15 @@
  * is compiled and needs no TypeScript loader.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +42,34 @@ function newestInput() {
   return newest;
 }
 
-if (ifStale && existsSync(stamp) && statSync(stamp).mtimeMs >= newestInput()) process.exit(0);
+const current = () => existsSync(stamp) && statSync(stamp).mtimeMs >= newestInput();
+if (ifStale && current()) process.exit(0);
+
+// One build at a time: processes that start together (test files, cluster instances, `npm start`
+// beside a worker) wait for the build under way, then find dist/ current instead of rewriting
+// it while another process loads it. A lock older than ten minutes is a crashed build's.
+const lock = path.join(root, 'dist', '.build-lock');
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+mkdirSync(path.dirname(lock), { recursive: true });
+for (;;) {
+  try {
+    mkdirSync(lock);
+    break;
+  } catch (err) {
+    if (err.code !== 'EEXIST') throw err;
+    try {
+      if (Date.now() - statSync(lock).mtimeMs > 10 * 60_000)
+        rmSync(lock, { recursive: true, force: true });
+    } catch {}
+    sleep(250);
+  }
+}
+const release = () => rmSync(lock, { recursive: true, force: true });
+process.on('exit', release);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => process.exit(130));
+}
+if (ifStale && current()) process.exit(0);
 
 let tsc;
 try {
