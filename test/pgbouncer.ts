@@ -34,7 +34,7 @@ export interface PgBouncerOptions {
   mode: 'transaction' | 'session' | 'statement';
   /** Port to listen on (default: a free one). */
   port?: number;
-  /** The PostgreSQL server behind it (default: the host and port of TEST_DATABASE_URL/DATABASE_URL, or 127.0.0.1:5432). */
+  /** The PostgreSQL server behind it (default: the host and port of TEST_DATABASE_URL/DATABASE_URL, or 127.0.0.1:5432; tests pass the URL of their own database, which may be on an embedded server). */
   serverUrl?: string;
   /** Server connections per database/user pair (default 10). */
   poolSize?: number;

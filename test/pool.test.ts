@@ -385,7 +385,10 @@ describe('recycling, trimming and monitoring', () => {
       { intervalMs: 50, what: 'the pool trimmed back to 1 connection' },
     );
     const pool = (await t.gql(STATUS, {}, { as: ADMIN })).data?.systemStatus.database.pool;
-    expect(pool).toMatchObject({ min: 1, max: 4, opened: 4 });
+    expect(pool).toMatchObject({ min: 1, max: 4 });
+    // The burst's three extra connections were opened and closed as idle. (On a busy machine
+    // the kept connection may itself be replaced meanwhile, so more than 4 may have opened.)
+    expect(pool.opened).toBeGreaterThanOrEqual(4);
     expect(pool.closedIdle).toBeGreaterThanOrEqual(3);
   });
 

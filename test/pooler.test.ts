@@ -34,8 +34,9 @@ describe.skipIf(Boolean(PGBOUNCER_MISSING))('through PgBouncer in transaction mo
     // Few server connections for many clients: consecutive transactions of one client
     // connection land on different server sessions all the time.
     [bouncer, session] = await Promise.all([
-      startPgBouncer({ mode: 'transaction', poolSize: 3 }),
-      startPgBouncer({ mode: 'session', poolSize: 10 }),
+      // In front of the server this run's databases are on (embedded when no DATABASE_URL).
+      startPgBouncer({ mode: 'transaction', poolSize: 3, serverUrl: url }),
+      startPgBouncer({ mode: 'session', poolSize: 10, serverUrl: url }),
     ]);
     pooled = bouncer.urlFor(url);
     const pg = (await import('pg')).default;
