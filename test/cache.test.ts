@@ -14,6 +14,7 @@ import {
   type TestApp,
   useTestApp,
 } from './harness.ts';
+import { redisAnswers, redisUrl } from './http.ts';
 import { eventually } from './wait.ts';
 
 const t = await useTestApp({ RESPONSE_CACHE: 'memory' });
@@ -348,26 +349,7 @@ describe('response cache expiry', () => {
   });
 });
 
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const redisUp = await (async () => {
-  const r = new Redis(redisUrl, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-})();
-if (!redisUp) {
-  process.stdout.write(`Skipping the Redis cache tests: no Redis answers at ${redisUrl}\n`);
-}
+const redisUp = await redisAnswers('the Redis cache tests');
 
 describe('invalidation across processes sharing one database', () => {
   it('in-memory stores: a write on one instance clears the other through NOTIFY', async () => {

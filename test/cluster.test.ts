@@ -26,6 +26,7 @@ import { NODE, UPDATE_POST } from '../bench/lib/queries.ts';
 import type { Failure, LoadResult, MixedFixture } from '../bench/lib/types.ts';
 import { ADMIN, CLIENT1 } from './fixtures.ts';
 import { cloneTemplate, gid, rawId } from './harness.ts';
+import { redisAnswers, redisUrl } from './http.ts';
 import { eventually } from './wait.ts';
 
 /** Seconds of load at least; the load goes on until the scenario under it is over. */
@@ -33,23 +34,7 @@ const LOAD_S = Number(process.env.CLUSTER_LOAD_S || 60);
 const CONNECTIONS = 32;
 const GENERATED = 10_000;
 
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const redisUp = await (async () => {
-  const r = new Redis(redisUrl, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-})();
+const redisUp = await redisAnswers('the scale-out cluster tests');
 const missing = missingPrograms();
 const skip = missing.length
   ? `${missing.join(' and ')} not installed (apt-get install -y ${missing.join(' ')})`

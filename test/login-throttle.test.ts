@@ -13,6 +13,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createHttpServer, nodeHandler } from '../src/http-server.ts';
 import { ADMIN, EDITOR, PASSWORD } from './fixtures.ts';
 import { cloneTemplate, createTestApp, type TestApp } from './harness.ts';
+import { redisAnswers, redisUrl } from './http.ts';
 import { eventually } from './wait.ts';
 
 const apps: TestApp[] = [];
@@ -270,28 +271,7 @@ describe('over real HTTP', () => {
   });
 });
 
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const redisUp = await (async () => {
-  const r = new Redis(redisUrl, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-  });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-})();
-if (!redisUp) {
-  process.stdout.write(
-    `Skipping the Redis login-throttle tests: no Redis answers at ${redisUrl}\n`,
-  );
-}
+const redisUp = await redisAnswers('the Redis login-throttle tests');
 
 describe.skipIf(!redisUp)('two instances sharing Redis', () => {
   const prefix = `postline-test:login:${randomUUID()}:`;
