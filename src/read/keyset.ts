@@ -221,7 +221,7 @@ function segments(
     const all = [...base, ...conds];
     const whereSql = all.length ? Prisma.sql`WHERE ${Prisma.join(all, ' AND ')}` : Prisma.empty;
     const n = segmentNo++;
-    return Prisma.sql`(SELECT ${Prisma.raw(String(n))}::int4 AS seg, t.id, ${col} AS k FROM ${table} t ${whereSql} ORDER BY ${col} ${dir}, t.id ${dir} LIMIT ${take})`;
+    return Prisma.sql`(SELECT ${Prisma.raw(String(n))}::int4 AS seg, t.id, ${col} AS k FROM ${table} t ${whereSql} ORDER BY ${col} ${dir}, t.id ${dir} LIMIT ${limitSql(take)})`;
   };
   const c = cursor;
   if (!sort.nullable) {
@@ -252,6 +252,20 @@ function segments(
 }
 
 /**
+ * A LIMIT as a literal when it is a page size (at most MAX_PAGE_SIZE + 1 values), else a
+ * parameter. PostgreSQL prices a generic plan's `LIMIT $n` as 10% of the rows, so with a
+ * parameter it re-plans every execution of the named statement (a custom plan costs about a
+ * millisecond of planning, several times the execution); with a literal it keeps one generic
+ * plan per connection. `offset` pages (up to MAX_OFFSET more) keep the parameter, so the
+ * number of statement texts stays bounded.
+ */
+function limitSql(take: number): Prisma.Sql | number {
+  return Number.isSafeInteger(take) && take >= 0 && take <= MAX_PAGE_SIZE + 1
+    ? Prisma.raw(String(take))
+    : take;
+}
+
+/**
  * SQL of one page: rows `seg, id, k` in walk order (LIMIT limit + 1 + offset; the caller drops
  * the offset), each with `e`: whether a row exists on the other side of the cursor (the cursor
  * row included), so `hasPreviousPage` (forward) / `hasNextPage` (backward) are exact. That
@@ -266,7 +280,7 @@ export function pageSql(req: PageRequest, plan: PlannedPage, extra: Prisma.Sql |
   // Each segment is an index range with its own LIMIT; the outer sort sees at most
   // (segments x take) rows, never the table.
   const page = Prisma.sql`SELECT seg.seg, seg.id, seg.k FROM (${Prisma.join(parts, ' UNION ALL ')}) seg
-    ORDER BY seg.seg, seg.k ${dir}, seg.id ${dir} LIMIT ${take}`;
+    ORDER BY seg.seg, seg.k ${dir}, seg.id ${dir} LIMIT ${limitSql(take)}`;
   if (!plan.cursor) return Prisma.sql`SELECT x.seg, x.id, x.k, false AS e FROM (${page}) x`;
   const behind = segments(req, reverse(plan.walk), plan.cursor, true, 1, extra);
   return Prisma.sql`SELECT x.seg, x.id, x.k, pr.e FROM (SELECT EXISTS (${Prisma.join(behind, ' UNION ALL ')}) AS e) pr
