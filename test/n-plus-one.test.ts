@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { ADMIN, CLIENT1 } from './fixtures.ts';
-import { gid, useTestApp } from './harness.ts';
+import { createTestApp, gid, useTestApp } from './harness.ts';
 
 // These shapes count statements at page size 100 on every level (100 × 100 × 100 rows), far
 // past the default cost limit, which test/query-limits.test.ts covers.
@@ -128,5 +128,69 @@ describe('SQL statements per query shape', () => {
     expect(many.errors).toBeUndefined();
     expect(many.data?.nodes.filter(Boolean)).toHaveLength(8);
     expect(t.lastStatements()).toHaveLength(1);
+  });
+});
+
+/**
+ * PostgreSQL plans a named statement afresh on each of its first five executions, then keeps a
+ * generic plan only when that looks no costlier: a parameter in `LIMIT` or `= ANY($1)` makes
+ * it re-plan on every execution, about a millisecond of planning for a sub-millisecond page.
+ * The read engine's page and node statements must settle on a generic plan.
+ */
+describe('plan reuse', () => {
+  it('the feed page, a deep page and node(id) keep one generic plan per statement', async () => {
+    // One connection, so every execution (and pg_prepared_statements) is on the same session.
+    const one = await createTestApp({
+      DB_POOL_SIZE: '1',
+      DB_POOL_MAX_OVERFLOW: '0',
+      DB_POOL_MAX_PER_REQUEST: '1',
+    });
+    try {
+      // Enough rows for the planner's estimates to matter (the fixtures hold a few dozen).
+      await one.sql(`insert into posts (project_id, client_id, author_id, title, body, platform,
+          status, created_at, updated_at)
+        select p.project_id, p.client_id, p.author_id, p.title || ' #' || g, '', p.platform,
+          p.status, p.created_at - g * interval '1 minute', now()
+        from generate_series(1, 30000) g
+        cross join lateral (select * from posts order by id offset (g % 10) limit 1) p`);
+      await one.sql('analyze posts');
+      const feed = `query Feed($n: Int!, $after: String) { posts(first: $n, after: $after,
+        filter: { status: [DRAFT, SCHEDULED, PUBLISHED] }) {
+        edges { cursor node { id title project { name client { name } } } } } }`;
+      const first = await one.gql(feed, { n: 3 }, { as: ADMIN });
+      const after = first.data?.posts.edges[0].cursor;
+      expect(after).toEqual(expect.any(String));
+      for (let i = 0; i < 8; i++) {
+        for (const variables of [{ n: 3 }, { n: 3, after }]) {
+          const res = await one.gql(feed, variables, { as: ADMIN });
+          expect(res.errors).toBeUndefined();
+        }
+        const node = await one.gql(
+          `query One($id: ID!) { node(id: $id) { ... on Post { title project { name } } } }`,
+          { id: gid('Post', 1 + i) },
+          { as: ADMIN },
+        );
+        expect(node.data?.node.title).toEqual(expect.any(String));
+      }
+      const { rows } = await one.pool.query<{
+        statement: string;
+        generic_plans: string;
+        custom_plans: string;
+      }>(
+        `select statement, generic_plans, custom_plans from pg_prepared_statements
+          where statement like '%json_agg%'`,
+      );
+      // the first page, the page after a cursor, the node lookup
+      expect(rows.length).toBeGreaterThanOrEqual(3);
+      for (const r of rows) {
+        expect({ statement: r.statement.slice(0, 80), custom: Number(r.custom_plans) }).toEqual({
+          statement: r.statement.slice(0, 80),
+          custom: expect.toSatisfy((n: number) => n <= 5),
+        });
+        expect(Number(r.generic_plans)).toBeGreaterThanOrEqual(3);
+      }
+    } finally {
+      await one.close();
+    }
   });
 });

@@ -228,9 +228,16 @@ export async function countRows(
 function rowLoader(ctx: Context, plan: Plan): DataLoader<number, Row | null> {
   return nestedLoader(ctx, `rows:${plan.key}`, async (ids) => {
     const { object, joins } = compileRow(plan);
+    // One id (a `node(id:)` lookup) as `= $1`: PostgreSQL keeps one generic plan for it. For
+    // `= ANY($1)` it re-plans every execution (a generic plan guesses the array's length),
+    // which is worth it only when the batch is larger than one.
+    const match =
+      ids.length === 1
+        ? Prisma.sql`t.id = ${ids[0]}::int4`
+        : Prisma.sql`t.id = ANY(${ids}::int4[])`;
     const [result] = await runSql<{ rows: Row[] | null }>(
       ctx,
-      Prisma.sql`SELECT json_agg(${Prisma.raw(object)}) AS rows FROM ${Prisma.raw(ident(plan.model.table))} t ${Prisma.raw(joins)} WHERE t.id = ANY(${ids}::int4[])`,
+      Prisma.sql`SELECT json_agg(${Prisma.raw(object)}) AS rows FROM ${Prisma.raw(ident(plan.model.table))} t ${Prisma.raw(joins)} WHERE ${match}`,
     );
     const byId = new Map((result?.rows ?? []).map((r) => [r.id, r]));
     return ids.map((id) => byId.get(id) ?? null);
