@@ -45,5 +45,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||4000)+'/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 
 # node directly (not npm) so SIGTERM reaches the server and shutdown is graceful.
-# The worker runs `node dist/jobs/worker-main.js`; demo data: `node dist/db/seed-cli.js --posts N`.
-CMD ["node", "dist/server.js"]
+# The young generation is capped as `npm start` does (README, "Memory").
+# The worker runs `node --max-semi-space-size=16 dist/jobs/worker-main.js`; demo data: `node dist/db/seed-cli.js --posts N`.
+CMD ["node", "--max-semi-space-size=16", "dist/server.js"]

@@ -86,8 +86,12 @@ describe('compiled build', () => {
       expect(existsSync(path.join(root, 'dist', file)), `dist/${file}`).toBe(true);
     }
     const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
-    expect(pkg.scripts.start).toBe('node dist/server.js');
-    expect(pkg.scripts.worker).toBe('node dist/jobs/worker-main.js');
+    // Compiled JavaScript with the young generation capped (README, "Memory"); the Dockerfile
+    // starts the server the same way.
+    expect(pkg.scripts.start).toBe('node --max-semi-space-size=16 dist/server.js');
+    expect(pkg.scripts.worker).toBe('node --max-semi-space-size=16 dist/jobs/worker-main.js');
+    const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8');
+    expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=16", "dist/server.js"]');
   });
 
   it('node dist/server.js gets ready and answers a feed query', async () => {

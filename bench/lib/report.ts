@@ -170,6 +170,10 @@ export function markdown(report: Report): string {
     if (pairs.length) {
       out.push('', '### `{ __typename }`: the production plugin stack against a bare Yoga', '');
       out.push(
+        'Each server ran three times, alternating (bare, Postline, Postline, bare, bare, Postline); each cell is the run with the median CPU per request.',
+        '',
+      );
+      out.push(
         table(
           [
             'conns',

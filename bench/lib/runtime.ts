@@ -180,10 +180,25 @@ export async function prepareLaunch(
       `${tree} has a build script but no dist/server.js${opts.build ? ' after npm run build' : ' (run npm run build, or drop --no-build)'}`,
     );
   }
-  return { cwd: tree, args: ['dist/server.js'], compiled: true, buildSeconds };
+  return { cwd: tree, args: [...startFlags(tree), 'dist/server.js'], compiled: true, buildSeconds };
+}
+
+/**
+ * The Node flags `npm start` passes (`node <flags> dist/server.js` in package.json), so the
+ * benchmark runs the server exactly as production does; none for trees whose start script
+ * has none.
+ */
+export function startFlags(tree: string): string[] {
+  const pkg = JSON.parse(readFileSync(path.join(tree, 'package.json'), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
+  const words = (pkg.scripts?.start ?? '').trim().split(/\s+/);
+  const entry = words.indexOf('dist/server.js');
+  if (words[0] !== 'node' || entry < 1) return [];
+  return words.slice(1, entry).filter((w) => w.startsWith('--'));
 }
 
 export const describeLaunch = (l: ServerLaunch) =>
   l.compiled
-    ? 'compiled (`node dist/server.js`)'
+    ? `compiled (\`node ${l.args.join(' ')}\`)`
     : 'through tsx (`node --import tsx src/server.ts`)';
