@@ -7,6 +7,7 @@
  *
  *   node --import tsx bench/ab-env.ts --scenario feed --a GRAPHQL_JIT=false --b GRAPHQL_JIT=true
  *   node --import tsx bench/ab-env.ts --scenario typename --entry-a bench/bare-yoga.mjs
+ *   node --import tsx bench/ab-env.ts --entry dist/server.js --flags-b "--max-semi-space-size=16"
  *     [--rounds 6] [--seconds 5] [--connections 16] [--db postline_bench_50000] [--node <bin>]
  */
 import { spawn } from 'node:child_process';
@@ -31,6 +32,9 @@ const { values } = parseArgs({
     entry: { type: 'string', default: 'src/server.ts' },
     'entry-a': { type: 'string' },
     'entry-b': { type: 'string' },
+    // Node flags before the entry, per side (V8 flags NODE_OPTIONS does not accept).
+    'flags-a': { type: 'string', default: '' },
+    'flags-b': { type: 'string', default: '' },
   },
 });
 
@@ -38,9 +42,10 @@ const root = path.resolve(import.meta.dirname, '..');
 const envOf = (list: string[]) =>
   Object.fromEntries(list.map((kv) => kv.split(/=(.*)/s).slice(0, 2)));
 
-async function start(extra: Record<string, string>, entry: string) {
+async function start(extra: Record<string, string>, entry: string, flags: string) {
   const port = await freePort();
-  const args = entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry];
+  const nodeFlags = flags.split(/\s+/).filter(Boolean);
+  const args = [...nodeFlags, ...(entry.endsWith('.ts') ? ['--import', 'tsx', entry] : [entry])];
   const child = spawn(values.node as string, args, {
     cwd: root,
     env: {
@@ -74,8 +79,16 @@ async function start(extra: Record<string, string>, entry: string) {
 }
 
 const servers = {
-  A: await start(envOf(values.a ?? []), values['entry-a'] ?? (values.entry as string)),
-  B: await start(envOf(values.b ?? []), values['entry-b'] ?? (values.entry as string)),
+  A: await start(
+    envOf(values.a ?? []),
+    values['entry-a'] ?? (values.entry as string),
+    values['flags-a'] as string,
+  ),
+  B: await start(
+    envOf(values.b ?? []),
+    values['entry-b'] ?? (values.entry as string),
+    values['flags-b'] as string,
+  ),
 };
 
 async function gql(base: string, query: string, variables: object, token?: string) {
