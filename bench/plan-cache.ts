@@ -187,7 +187,8 @@ for (const [shape, statement] of statements) {
     const modes = ['force_custom_plan', 'auto'] as const;
     for (const mode of round % 2 ? [...modes].reverse() : modes) {
       const r = await replay(statement, mode);
-      const slot = (results[mode] ??= { perSecond: [], cpuMs: [], plans: '' });
+      results[mode] ??= { perSecond: [], cpuMs: [], plans: '' };
+      const slot = results[mode];
       slot.perSecond.push(r.perSecond);
       slot.cpuMs.push(r.cpuMs);
       slot.plans = r.plans ? `${r.plans.generic} · ${r.plans.custom}` : 'n/a';
