@@ -16,7 +16,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { processCpuSeconds } from './lib/cpu.ts';
 import { DEEP_PAGE, FEED, NODE, PLATFORMS, STATUSES, TYPENAME } from './lib/queries.ts';
-import { BENCH_METRICS_TOKEN, freePort } from './lib/server.ts';
+import { freePort, scriptServerEnv } from './lib/server.ts';
 
 const { values } = parseArgs({
   options: {
@@ -49,17 +49,11 @@ async function start(extra: Record<string, string>, entry: string, flags: string
   const child = spawn(values.node as string, args, {
     cwd: root,
     env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'error',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: `postgresql://postgres@127.0.0.1:5432/${values.db}`,
-      JWT_SECRET: 'ab-env-secret-ab-env-secret-ab-env-0123',
-      METRICS_TOKEN: BENCH_METRICS_TOKEN,
-      RESPONSE_CACHE: 'off',
-      WORKER_MODE: 'separate',
-      SEED_ON_START: 'false',
+      ...scriptServerEnv({
+        port,
+        db: values.db as string,
+        jwtSecret: 'ab-env-secret-ab-env-secret-ab-env-0123',
+      }),
       DB_POOL_SIZE: '10',
       DB_POOL_MAX_OVERFLOW: '10',
       ...envOf(values.env ?? []),

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { processCpuSeconds } from './lib/cpu.ts';
 import { DEEP_PAGE, FEED, NODE, PLATFORMS, STATUSES, TYPENAME } from './lib/queries.ts';
-import { BENCH_METRICS_TOKEN, freePort } from './lib/server.ts';
+import { freePort, scriptServerEnv } from './lib/server.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,7 +39,6 @@ const root = path.resolve(import.meta.dirname, '..');
 const dir = await mkdtemp(path.join(os.tmpdir(), 'postline-cpuprof-'));
 const port = await freePort();
 const inspectPort = await freePort();
-const dbUrl = `postgresql://postgres@127.0.0.1:5432/${values.db}`;
 const extraEnv = Object.fromEntries((values.env ?? []).map((kv) => kv.split(/=(.*)/s).slice(0, 2)));
 const entry = values.entry || 'src/server.ts';
 const inspect = `--inspect=127.0.0.1:${inspectPort}`;
@@ -47,17 +46,12 @@ const args = entry.endsWith('.ts') ? [inspect, '--import', 'tsx', entry] : [insp
 const server = spawn(values.node as string, args, {
   cwd: root,
   env: {
-    ...process.env,
-    NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
-    PORT: String(port),
-    HOST: '127.0.0.1',
-    DATABASE_URL: dbUrl,
-    JWT_SECRET: 'cpu-profile-secret-cpu-profile-secret-0123',
-    METRICS_TOKEN: BENCH_METRICS_TOKEN,
-    RESPONSE_CACHE: 'off',
-    WORKER_MODE: 'separate',
-    SEED_ON_START: 'false',
+    ...scriptServerEnv({
+      port,
+      db: values.db as string,
+      jwtSecret: 'cpu-profile-secret-cpu-profile-secret-0123',
+      logLevel: 'warn',
+    }),
     ...extraEnv,
   },
   stdio: ['ignore', 'inherit', 'inherit'],

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { processCpuSeconds, processRssMb } from './lib/cpu.ts';
 import { FEED, PLATFORMS, STATUSES } from './lib/queries.ts';
-import { BENCH_METRICS_TOKEN, freePort } from './lib/server.ts';
+import { freePort, scriptServerEnv } from './lib/server.ts';
 
 const { values } = parseArgs({
   options: {
@@ -43,19 +43,11 @@ async function measure(side: Side): Promise<Figures> {
   const t0 = performance.now();
   const child = spawn(values.node as string, [...sides[side]], {
     cwd: root,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      LOG_LEVEL: 'error',
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      DATABASE_URL: `postgresql://postgres@127.0.0.1:5432/${values.db}`,
-      JWT_SECRET: 'startup-bench-secret-startup-bench-0123',
-      METRICS_TOKEN: BENCH_METRICS_TOKEN,
-      RESPONSE_CACHE: 'off',
-      WORKER_MODE: 'separate',
-      SEED_ON_START: 'false',
-    },
+    env: scriptServerEnv({
+      port,
+      db: values.db as string,
+      jwtSecret: 'startup-bench-secret-startup-bench-0123',
+    }),
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const pid = child.pid as number;

@@ -89,6 +89,32 @@ async function startProcess(opts: {
 /** The METRICS_TOKEN of the servers the harness starts. */
 export const BENCH_METRICS_TOKEN = 'bench-metrics-token-not-a-secret';
 
+/**
+ * The environment of a production Postline started by a one-off bench script (ab-env,
+ * cpu-profile, startup): this process's environment, then production settings on 127.0.0.1,
+ * the database `db` on the local server, response cache off, jobs in a separate worker, no seed.
+ */
+export function scriptServerEnv(opts: {
+  port: number;
+  db: string;
+  jwtSecret: string;
+  logLevel?: string;
+}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    NODE_ENV: 'production',
+    LOG_LEVEL: opts.logLevel ?? 'error',
+    PORT: String(opts.port),
+    HOST: '127.0.0.1',
+    DATABASE_URL: `postgresql://postgres@127.0.0.1:5432/${opts.db}`,
+    JWT_SECRET: opts.jwtSecret,
+    METRICS_TOKEN: BENCH_METRICS_TOKEN,
+    RESPONSE_CACHE: 'off',
+    WORKER_MODE: 'separate',
+    SEED_ON_START: 'false',
+  };
+}
+
 export async function startServer(opts: {
   databaseUrl: string;
   jwtSecret: string;

@@ -46,6 +46,9 @@ export function boundedOperation(name: string | null | undefined): string {
 
 const verbOf = (sql: string) => /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'OTHER';
 
+/** Seconds: SQL statements run from under a millisecond to seconds. */
+const SQL_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
 export function createMetrics(pool: pg.Pool): Metrics {
   const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry });
@@ -67,14 +70,14 @@ export function createMetrics(pool: pg.Pool): Metrics {
     name: 'postline_sql_statement_duration_seconds',
     help: 'SQL statement wall time by verb: sent to result handled, including any wait for a busy event loop',
     labelNames: ['verb'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    buckets: SQL_BUCKETS,
     registers: [registry],
   });
   const sqlDbDuration = new client.Histogram({
     name: 'postline_sql_statement_db_duration_seconds',
     help: 'SQL statement database time by verb (estimated): wall time less the wait for a stalled event loop',
     labelNames: ['verb'] as const,
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    buckets: SQL_BUCKETS,
     registers: [registry],
   });
   const sqlLoopWait = new client.Histogram({
