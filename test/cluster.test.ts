@@ -11,7 +11,6 @@
  * (`apt-get install -y pgbouncer haproxy`) or no Redis answers.
  */
 import { request } from 'node:http';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -200,14 +199,25 @@ describe.skipIf(skip !== null)(
           [...new Set(rows.map((r) => `${r.server} ${r.status} ${r.termination}`))].join(', ') ||
           'none';
         const kinds = [...new Set(failedA.map((f) => f.what))].join('; ') || 'none';
+        // When each failure was seen, from the kill: cut-off requests fail within milliseconds.
+        const failedAt = countBy(failedA.map((f) => `${f.what} ${ms(f.at - kill.killedAt)}`));
         summary.push(
           `${describeRun(result, failures)}`,
-          `(a) SIGKILL api1 at ${t(kill.killedAt)}, back in rotation at ${t(aEnd)}: ${requestsIn(logged, aStart, aEnd)} requests meanwhile, ${failedA.length} failed (${kinds}), ${inFlight} in flight on api1 at the kill; HAProxy for api1: ${aborted} cut off by the server, ${refused} connections refused (redispatched: ${(after?.redispatches ?? 0) - (before?.redispatches ?? 0)}), errors in its log: ${lbFailed.length} (${states(lbFailed)})`,
+          `(a) SIGKILL api1 at ${t(kill.killedAt)}, back in rotation at ${t(aEnd)}: ${requestsIn(logged, aStart, aEnd)} requests meanwhile, ${failedA.length} failed (${kinds}; seen at ${failedAt}), ${inFlight} in flight on api1 at the kill; HAProxy for api1: ${aborted} cut off by the server, ${refused} connections refused (redispatched: ${(after?.redispatches ?? 0) - (before?.redispatches ?? 0)}), errors in its log: ${lbFailed.length} (${states(lbFailed)})`,
           `(c) SIGKILL ${c.worker} mid-generatePosts at ${t(c.killedAt)} (${c.partial}/${GENERATED} posts written): job ${job.status} on attempt ${job.attempts}, posts ${job.posts} (${job.keys} distinct keys), copies left in the queue ${job.queued}`,
         );
 
-        // (a): only requests in flight on the killed instance failed, nothing else in the run.
-        expect(failedA.length).toBeLessThanOrEqual(inFlight);
+        // (a): only requests in flight on the killed instance failed, nothing else in the run:
+        // every failure was seen as the kill cut it off, none while api1 restarted or rejoined.
+        for (const f of failedA) {
+          expect(f.at).toBeGreaterThanOrEqual(kill.killedAt);
+          expect(f.at).toBeLessThanOrEqual(kill.exit.at + CUT_OFF_SEEN_MS);
+        }
+        // As many as HAProxy had in progress there. Seen once in eight runs: 19 failures with 16
+        // in progress, 3 of them answered 502. HAProxy's count at the kill and what its clients
+        // then saw do not match one to one when it answers some with a 502, so each 502 it logs
+        // for api1 is allowed one more.
+        expect(failedA.length).toBeLessThanOrEqual(inFlight + lbFailed.length);
         expect(failures.length).toBe(failedA.length);
         // Every error HAProxy answered was a request cut off on api1: none it could not
         // connect (`SC`, a 503) — a refused connection is sent to api2.
@@ -306,6 +316,19 @@ function describeRun(result: LoadResult, failures: Failure[]): string {
   const kinds = [...new Set(failures.map((f) => f.what))].slice(0, 3).join('; ');
   return `mixed load through HAProxy, ${CONNECTIONS} connections, ${result.durationS.toFixed(0)} s: ${result.requests} requests, ${failures.length} failed${kinds ? ` (${kinds})` : ''}, stale reads ${result.staleReads}/${result.checks}`;
 }
+
+/** The longest a client may take to see a request cut off by a kill (a busy machine). */
+const CUT_OFF_SEEN_MS = 2000;
+
+/** "a ×3, b" for a list with repeats, in first-seen order. */
+function countBy(items: string[]): string {
+  const counts = new Map<string, number>();
+  for (const x of items) counts.set(x, (counts.get(x) ?? 0) + 1);
+  return [...counts].map(([x, n]) => (n > 1 ? `${x} ×${n}` : x)).join(', ') || 'none';
+}
+
+/** A delay to the nearest 100 ms, signed: `+0.0 s`, `+3.4 s`. */
+const ms = (d: number) => `${d < 0 ? '-' : '+'}${(Math.abs(d) / 1000).toFixed(1)} s`;
 
 const requestsIn = (logged: RequestLogEntry[], from: number, to: number) =>
   logged.filter((r) => r.end >= from && r.end <= to).length;

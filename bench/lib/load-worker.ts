@@ -50,7 +50,7 @@ const autocannon = createRequire(import.meta.url)('autocannon') as (
 interface CannonClient {
   on(event: 'headers', fn: (info: { shouldKeepAlive?: boolean }) => void): void;
   _connect(): void;
-  conn?: { readyState: string; destroyed: boolean };
+  conn?: { destroyed: boolean; readableEnded: boolean };
   pipelinedRequests: { size(): number; clear(): void };
   requestIterator: { currentRequestIndex: number; requests: unknown[] };
 }
@@ -72,8 +72,10 @@ function reconnectCleanly(counters: Counters) {
     });
     const connect = client._connect;
     client._connect = function (this: CannonClient) {
-      // An `error` after an `end` of the same connection: the client has reconnected already.
-      if (this.conn && this.conn.readyState === 'open' && !this.conn.destroyed) return;
+      // A second event (`error` after `end`) of a connection already replaced: the current one
+      // is live (still connecting, or open) and its request is not lost. Dropping it here would
+      // count a request that was never cut off, and leave that connection open unwatched.
+      if (this.conn && !this.conn.destroyed && !this.conn.readableEnded) return;
       const lost = this.conn ? this.pipelinedRequests.size() : 0;
       if (lost > 0) {
         if (!closing) {
