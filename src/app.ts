@@ -22,7 +22,7 @@ import { multipartSubscriptionsPlugin } from './http/multipart-subscriptions.ts'
 import type { RequestTiming } from './http-server.ts';
 import { operationTimeoutPlugin } from './limits/operation-timeout.ts';
 import { queryLimitsPlugin } from './limits/query-limits.ts';
-import type { Logger } from './observability/logger.ts';
+import { LazyRequestLogger } from './observability/logger.ts';
 import {
   boundedOperation,
   createMetrics,
@@ -275,7 +275,6 @@ export function createApp(services: Services): App {
         });
       }
       const request = initial.request;
-      let log: Logger | undefined;
       return {
         ...services,
         viewer: viewerForRequest(request),
@@ -283,10 +282,7 @@ export function createApp(services: Services): App {
         recordCacheTags: cache ? (tags) => cache.recordTags(request, tags) : noTags,
         requestId,
         // A child logger per request only when something logs.
-        get log() {
-          log ??= logger.child({ requestId });
-          return log;
-        },
+        log: new LazyRequestLogger(logger, requestId),
         loaders: new Map(),
       };
     },

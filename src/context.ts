@@ -5,7 +5,7 @@ import type { TokenService, Viewer } from './auth/tokens.ts';
 import type { CacheInvalidator } from './cache/writes.ts';
 import type { Config } from './config.ts';
 import type { PrismaClient } from './db/prisma.ts';
-import type { Logger } from './observability/logger.ts';
+import type { Logger, RequestLogger } from './observability/logger.ts';
 
 /** Long-lived services shared by every request of one process. */
 export interface Services {
@@ -24,7 +24,8 @@ export interface Services {
 export interface Context extends Services {
   viewer: Viewer | null;
   requestId: string;
-  log: Logger;
+  /** The request's logger (`requestId` bound), made on first use. */
+  log: RequestLogger;
   request: Request;
   /** Records the list partitions this response reads, for cache invalidation (cache/tags.ts). */
   recordCacheTags(tags: readonly string[]): void;

@@ -5,30 +5,17 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/observability/logger.ts';
 import { classifySql, redactSql } from '../src/observability/profile.ts';
 import { ADMIN, CLIENT1, EDITOR, MANAGER } from './fixtures.ts';
 import { createTestApp, type TestApp } from './harness.ts';
+import { captureLogs } from './logs.ts';
 import { eventually, sleep } from './wait.ts';
 
 const FEED = `query ProfiledFeed { posts(first: 3) { totalCount edges { node { title
   project { name client { name } } } } } }`;
 const PROFILE = { 'x-postline-profile': '1' };
-
-/** Log lines the app writes, parsed. */
-function captureLogs() {
-  const lines: Record<string, any>[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, done) {
-      for (const line of String(chunk).split('\n')) if (line.trim()) lines.push(JSON.parse(line));
-      done();
-    },
-  });
-  return { lines, logger: createLogger('warn', stream) };
-}
 
 describe('extensions.profile', () => {
   let t: TestApp;

@@ -12,6 +12,7 @@ import { schema } from '../src/schema/index.ts';
 import { ADMIN, CLIENT1 } from './fixtures.ts';
 import { createTestApp, type GqlResult, gid, type TestApp, useTestApp } from './harness.ts';
 import { baselineMs, expectResponsive, expectWithin } from './latency.ts';
+import { captureLogs } from './logs.ts';
 import { eventually } from './wait.ts';
 
 const t = await useTestApp();
@@ -417,6 +418,45 @@ describe('operation timeout (OPERATION_TIMEOUT_MS)', () => {
       },
     );
     expect(after.errors).toBeUndefined();
+  });
+
+  it("logs the timeout once, with the request's id, which the response carries too", async () => {
+    const { lines, logger } = captureLogs();
+    const logged = await createTestApp({ OPERATION_TIMEOUT_MS: '300' }, { url: t.url, logger });
+    apps.push(logged);
+    const lock = await lockTable(logged.url, 'clients');
+    let res: Response;
+    try {
+      res = await within(
+        5000,
+        Promise.resolve(
+          logged.app.yoga.fetch('http://postline.test/graphql', {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              authorization: `Bearer ${adminToken}`,
+              'x-request-id': 'timeout-log-check-1',
+            },
+            body: JSON.stringify({ query: '{ clients(first: 2) { edges { node { name } } } }' }),
+          }),
+        ),
+        'a query blocked by a lock',
+      );
+    } finally {
+      await lock.release();
+    }
+    const body = (await res.json()) as GqlResult;
+    expect(body.errors?.[0]?.extensions?.code).toBe('OPERATION_TIMEOUT');
+    expect(res.headers.get('x-request-id')).toBe('timeout-log-check-1');
+    const warned = lines.filter((l) => l.msg === 'operation timed out; its SQL was cancelled');
+    expect(warned).toEqual([
+      expect.objectContaining({ requestId: 'timeout-log-check-1', timeoutMs: 300, level: 40 }),
+    ]);
+    // A request that logs nothing writes no line.
+    lines.length = 0;
+    const ok = await logged.gql('{ __typename }', {});
+    expect(ok.errors).toBeUndefined();
+    expect(lines).toEqual([]);
   });
 
   it('a timed-out mutation is rolled back, and nothing after it runs', async () => {

@@ -11,7 +11,7 @@ import { type ExecutionResult, GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { QueryLog } from '../db/query-log.ts';
 import { abortRequestSql } from '../db/request-connections.ts';
-import type { Logger } from '../observability/logger.ts';
+import type { RequestLogger } from '../observability/logger.ts';
 import { fmt } from './query-limits.ts';
 
 export function operationTimeout(limitMs: number): GraphQLError {
@@ -27,7 +27,7 @@ const isPromise = (v: unknown): v is PromiseLike<unknown> =>
 
 interface TimeoutContext {
   queryLog?: QueryLog;
-  log?: Logger;
+  log?: RequestLogger;
 }
 
 /**
