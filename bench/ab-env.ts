@@ -14,7 +14,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { processCpuSeconds } from './lib/cpu.ts';
+import { processCpuSeconds, processRssMb } from './lib/cpu.ts';
 import { DEEP_PAGE, FEED, NODE, PLATFORMS, STATUSES, TYPENAME } from './lib/queries.ts';
 import { freePort, scriptServerEnv } from './lib/server.ts';
 
@@ -147,7 +147,13 @@ const autocannon = createRequire(import.meta.url)('autocannon');
 async function run(name: 'A' | 'B', seconds: number) {
   const s = servers[name];
   let n = 0;
-  const before = processCpuSeconds(s.child.pid as number) ?? 0;
+  const pid = s.child.pid as number;
+  const before = processCpuSeconds(pid) ?? 0;
+  // Peak resident memory during the run, sampled every 100 ms.
+  let rssMb = processRssMb(pid) ?? 0;
+  const sampler = setInterval(() => {
+    rssMb = Math.max(rssMb, processRssMb(pid) ?? 0);
+  }, 100);
   const result = await new Promise<{ requests: { total: number }; non2xx: number; errors: number }>(
     (resolve, reject) =>
       autocannon(
@@ -167,11 +173,13 @@ async function run(name: 'A' | 'B', seconds: number) {
         (err: Error | null, res: never) => (err ? reject(err) : resolve(res)),
       ),
   );
-  const cpu = (processCpuSeconds(s.child.pid as number) ?? 0) - before;
+  clearInterval(sampler);
+  const cpu = (processCpuSeconds(pid) ?? 0) - before;
   const requests = result.requests.total;
   return {
     rps: requests / seconds,
     cpuMs: (cpu * 1000) / Math.max(1, requests),
+    rssMb: Math.max(rssMb, processRssMb(pid) ?? 0),
     bad: result.non2xx + result.errors,
   };
 }
@@ -179,7 +187,10 @@ async function run(name: 'A' | 'B', seconds: number) {
 // Warm both (jit compiles, statements prepare).
 await run('A', 2);
 await run('B', 2);
-const res: Record<'A' | 'B', { rps: number; cpuMs: number; bad: number }[]> = { A: [], B: [] };
+const res: Record<'A' | 'B', { rps: number; cpuMs: number; rssMb: number; bad: number }[]> = {
+  A: [],
+  B: [],
+};
 const rounds = Number(values.rounds);
 for (let r = 0; r < rounds; r++) {
   const order: ('A' | 'B')[] = r % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
@@ -187,7 +198,7 @@ for (let r = 0; r < rounds; r++) {
     const x = await run(side, Number(values.seconds));
     res[side].push(x);
     process.stdout.write(
-      `round ${r + 1} ${side}: ${x.rps.toFixed(0)} req/s, ${x.cpuMs.toFixed(3)} ms CPU/req${x.bad ? `, ${x.bad} bad` : ''}\n`,
+      `round ${r + 1} ${side}: ${x.rps.toFixed(0)} req/s, ${x.cpuMs.toFixed(3)} ms CPU/req, peak RSS ${x.rssMb.toFixed(0)} MB${x.bad ? `, ${x.bad} bad` : ''}\n`,
     );
   }
 }
@@ -196,13 +207,22 @@ const median = (xs: number[]) => {
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
 };
-const mA = { rps: median(res.A.map((x) => x.rps)), cpu: median(res.A.map((x) => x.cpuMs)) };
-const mB = { rps: median(res.B.map((x) => x.rps)), cpu: median(res.B.map((x) => x.cpuMs)) };
+const summary = (side: 'A' | 'B') => ({
+  rps: median(res[side].map((x) => x.rps)),
+  cpu: median(res[side].map((x) => x.cpuMs)),
+  // The highest of the runs: memory only grows over a server's life.
+  rss: Math.max(...res[side].map((x) => x.rssMb)),
+});
+const mA = summary('A');
+const mB = summary('B');
+/** A side's settings: its environment and Node flags. */
+const describe = (side: 'a' | 'b') =>
+  [...(values[side] ?? []), values[`flags-${side}`] ?? ''].join(' ').trim() || 'defaults';
 process.stdout.write(
   `\n${values.scenario}, ${rounds} rounds of ${values.seconds} s, ${values.connections} connections\n` +
-    `A (${(values.a ?? []).join(' ') || 'defaults'}): ${mA.rps.toFixed(0)} req/s, ${mA.cpu.toFixed(3)} ms CPU/req\n` +
-    `B (${(values.b ?? []).join(' ') || 'defaults'}): ${mB.rps.toFixed(0)} req/s, ${mB.cpu.toFixed(3)} ms CPU/req\n` +
-    `B/A: req/s ${(mB.rps / mA.rps).toFixed(2)}x, CPU/req ${(mB.cpu / mA.cpu).toFixed(2)}x\n`,
+    `A (${describe('a')}): ${mA.rps.toFixed(0)} req/s, ${mA.cpu.toFixed(3)} ms CPU/req, peak RSS ${mA.rss.toFixed(0)} MB\n` +
+    `B (${describe('b')}): ${mB.rps.toFixed(0)} req/s, ${mB.cpu.toFixed(3)} ms CPU/req, peak RSS ${mB.rss.toFixed(0)} MB\n` +
+    `B/A: req/s ${(mB.rps / mA.rps).toFixed(2)}x, CPU/req ${(mB.cpu / mA.cpu).toFixed(2)}x, peak RSS ${(mB.rss / mA.rss).toFixed(2)}x\n`,
 );
 servers.A.child.kill('SIGTERM');
 servers.B.child.kill('SIGTERM');
