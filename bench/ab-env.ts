@@ -8,6 +8,7 @@
  *   node --import tsx bench/ab-env.ts --scenario feed --a GRAPHQL_JIT=false --b GRAPHQL_JIT=true
  *   node --import tsx bench/ab-env.ts --scenario typename --entry-a bench/bare-yoga.mjs
  *   node --import tsx bench/ab-env.ts --entry dist/server.js --flags-b "--max-semi-space-size=16"
+ *   node --import tsx bench/ab-env.ts --scenario node --random-ids 1000000 --a RESPONSE_CACHE=off --b RESPONSE_CACHE=memory
  *     [--rounds 6] [--seconds 5] [--connections 16] [--db postline_bench_50000] [--node <bin>]
  */
 import { spawn } from 'node:child_process';
@@ -35,6 +36,9 @@ const { values } = parseArgs({
     // Node flags before the entry, per side (V8 flags NODE_OPTIONS does not accept).
     'flags-a': { type: 'string', default: '' },
     'flags-b': { type: 'string', default: '' },
+    // node: each request looks up a random post id in 1..N (nearly every one a cache miss)
+    // instead of cycling through 36 posts of the first page.
+    'random-ids': { type: 'string' },
   },
 });
 
@@ -143,6 +147,15 @@ for (let i = 0; i < 36; i++) {
   bodies.push(JSON.stringify({ query, variables }));
 }
 
+const randomIds = values['random-ids'] ? Number(values['random-ids']) : 0;
+if (randomIds && values.scenario !== 'node') throw new Error('--random-ids is for --scenario node');
+/** The body of request `n`: one of the 36 above, or a lookup of a random post. */
+const nextBody = (n: number): string => {
+  if (!randomIds) return bodies[n % bodies.length] as string;
+  const id = Buffer.from(`Post:${1 + Math.floor(Math.random() * randomIds)}`).toString('base64url');
+  return JSON.stringify({ query: NODE, variables: { id } });
+};
+
 const autocannon = createRequire(import.meta.url)('autocannon');
 async function run(name: 'A' | 'B', seconds: number) {
   const s = servers[name];
@@ -166,9 +179,7 @@ async function run(name: 'A' | 'B', seconds: number) {
             'content-type': 'application/json',
             ...(values.scenario === 'typename' ? {} : { authorization: `Bearer ${tokens[name]}` }),
           },
-          requests: [
-            { setupRequest: (req: object) => ({ ...req, body: bodies[n++ % bodies.length] }) },
-          ],
+          requests: [{ setupRequest: (req: object) => ({ ...req, body: nextBody(n++) }) }],
         },
         (err: Error | null, res: never) => (err ? reject(err) : resolve(res)),
       ),

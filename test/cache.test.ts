@@ -349,6 +349,59 @@ describe('response cache expiry', () => {
   });
 });
 
+describe('response cache admission (CACHE_ADMIT_AFTER_MISSES=2)', () => {
+  it('stores a response on its second miss, so a query asked once costs no entry', async () => {
+    const picky = await createTestApp({
+      RESPONSE_CACHE: 'memory',
+      CACHE_ADMIT_AFTER_MISSES: '2',
+      CACHE_MAX_ENTRIES: '3',
+    });
+    try {
+      const q = `query Admit($id: ID!) { node(id: $id) { id ... on Post { title } } }`;
+      const [a, b, c, d, ...others] = await picky.sql<{ id: number }>(
+        'SELECT id FROM posts ORDER BY id LIMIT 10',
+      );
+      const vars = (row: { id: number } | undefined) => ({ id: gid('Post', row?.id ?? 0) });
+      const stats = async () =>
+        (await picky.gql('{ systemStatus { cache { entries misses hits } } }', {}, { as: ADMIN }))
+          .data?.systemStatus.cache;
+
+      // First miss: answered, not stored.
+      const first = await picky.gql(q, vars(a), { as: ADMIN });
+      expect(first.errors).toBeUndefined();
+      expect(first.extensions?.responseCache).toMatchObject({ hit: false, didCache: false });
+      expect(await stats()).toMatchObject({ entries: 0 });
+      // Second miss of the same key: stored; the third request is a hit without SQL.
+      const second = await picky.gql(q, vars(a), { as: ADMIN });
+      expect(second.extensions?.responseCache).toMatchObject({ hit: false, didCache: true });
+      expect(await stats()).toMatchObject({ entries: 1 });
+      const third = await picky.gql(q, vars(a), { as: ADMIN });
+      expect(picky.lastStatements()).toEqual([]);
+      expect(third.extensions?.responseCache).toMatchObject({ hit: true });
+      expect(third.data).toEqual(first.data);
+
+      // Misses further apart than CACHE_MAX_ENTRIES (3) other missed keys start counting again.
+      await picky.gql(q, vars(b), { as: ADMIN });
+      for (const other of [c, d]) await picky.gql(q, vars(other), { as: ADMIN });
+      for (const other of [c, d]) await picky.gql(q, vars(other), { as: ADMIN }); // c, d stored
+      for (const other of others) await picky.gql(q, vars(other), { as: ADMIN });
+      const again = await picky.gql(q, vars(b), { as: ADMIN });
+      expect(picky.lastStatements().length).toBeGreaterThan(0);
+      expect(again.extensions?.responseCache).toMatchObject({ hit: false, didCache: false });
+      const stored = await picky.gql(q, vars(b), { as: ADMIN });
+      expect(stored.extensions?.responseCache).toMatchObject({ hit: false, didCache: true });
+      expect((await picky.gql(q, vars(b), { as: ADMIN })).extensions?.responseCache).toMatchObject({
+        hit: true,
+      });
+
+      const text = await (await picky.app.yoga.fetch('http://postline.test/metrics')).text();
+      expect(text).toMatch(/postline_response_cache_not_admitted_total [1-9]/);
+    } finally {
+      await picky.close();
+    }
+  });
+});
+
 const redisUp = await redisAnswers('the Redis cache tests');
 
 describe('invalidation across processes sharing one database', () => {

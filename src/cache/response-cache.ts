@@ -37,6 +37,11 @@ export interface CacheSettings {
   ttlMs: { default: number; post: number; project: number; client: number; dashboard: number };
   maxEntries: number;
   maxBytes: number;
+  /**
+   * How many times a response's key must miss, within the last CACHE_MAX_ENTRIES or so distinct
+   * missed keys, before its response is stored (1: every miss is stored).
+   */
+  admitAfterMisses: number;
   /** Send `extensions.responseCache` to every caller (development). */
   exposeMetadata: boolean;
 }
@@ -77,6 +82,12 @@ export class ResponseCache {
   #misses = 0;
   #invalidations = 0;
   #skippedStale = 0;
+  /** Misses per key not stored yet (CACHE_ADMIT_AFTER_MISSES), in two generations. */
+  #missCounts = new Map<string, number>();
+  #olderMissCounts = new Map<string, number>();
+  #notAdmitted = 0;
+  /** Keys whose response was just computed and not admitted: their metadata says so. */
+  readonly #justNotAdmitted = new Set<string>();
   readonly #byOperation = new Map<string, { hits: number; misses: number }>();
   readonly #invalidationsByType = new Map<string, number>();
   readonly #metrics: {
@@ -150,6 +161,41 @@ export class ResponseCache {
         this.inc(self.#skippedStale);
       },
     });
+    new client.Counter({
+      name: 'postline_response_cache_not_admitted_total',
+      help: 'Responses not stored because their key had missed fewer than CACHE_ADMIT_AFTER_MISSES times',
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(self.#notAdmitted);
+      },
+    });
+  }
+
+  /**
+   * Whether the response just computed for `key` is stored (CACHE_ADMIT_AFTER_MISSES): keys that
+   * recur are; a response asked for once is not, and costs neither the copy nor the memory. The
+   * counts live in two generations of at most `maxEntries` keys each: a key whose misses are
+   * further apart than that starts again.
+   */
+  #admit(key: string): boolean {
+    const needed = this.settings.admitAfterMisses;
+    if (needed <= 1) return true;
+    const misses = (this.#missCounts.get(key) ?? this.#olderMissCounts.get(key) ?? 0) + 1;
+    if (misses >= needed) {
+      this.#missCounts.delete(key);
+      this.#olderMissCounts.delete(key);
+      return true;
+    }
+    this.#missCounts.set(key, misses);
+    if (this.#missCounts.size >= this.settings.maxEntries) {
+      this.#olderMissCounts = this.#missCounts;
+      this.#missCounts = new Map();
+    }
+    this.#notAdmitted += 1;
+    if (this.#justNotAdmitted.size >= MAX_TRACKED_KEYS) this.#justNotAdmitted.clear();
+    this.#justNotAdmitted.add(key);
+    return false;
   }
 
   /** Listens for invalidations from other processes (in-memory store only). */
@@ -259,6 +305,7 @@ export class ResponseCache {
           this.#skippedStale += 1;
           return;
         }
+        if (!this.#admit(key)) return;
         try {
           await this.store.set(key, result, tags, ttl);
         } catch (err) {
@@ -342,6 +389,8 @@ export class ResponseCache {
         const meta = r.extensions?.responseCache as
           | { hit?: boolean; didCache?: boolean }
           | undefined;
+        const key = this.#keyByRequest.get(request);
+        if (meta && key !== undefined && this.#justNotAdmitted.delete(key)) meta.didCache = false;
         if (meta && 'hit' in meta) {
           const operation = operationByRequest.get(request) ?? 'anonymous';
           const counts = this.#byOperation.get(operation) ?? { hits: 0, misses: 0 };
