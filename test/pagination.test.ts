@@ -5,6 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TimedClient } from '../src/db/pool.ts';
+import { setCursorSecret } from '../src/read/keyset.ts';
 import { ADMIN } from './fixtures.ts';
 import { type GqlResult, gid, rawId, useTestApp } from './harness.ts';
 
@@ -526,6 +527,39 @@ describe('arguments refused with BAD_USER_INPUT naming the argument', () => {
     await refused(nq, { id: gid('Project', projects[1]?.id as number), c: foreign }, 'after');
     // A nested cursor on the root list.
     await refused(q, { filter: l.filter, first: 3, after: foreign }, 'after');
+  });
+
+  it('a page read again has the same cursors; after a new secret they are signed anew and old ones refused', async () => {
+    const l = lists.posts as ListDef;
+    const q = listQuery(l);
+    const orderBy = { field: 'CREATED_AT', direction: 'DESC' };
+    const cursors = async () =>
+      (await page(l, { first: 5, orderBy })).edges.map((e: { cursor: string }) => e.cursor);
+    const first = await cursors();
+    expect(first).toHaveLength(5);
+    expect(await cursors()).toEqual(first);
+    // A restart with another JWT_SECRET: cursors made since (recently made ones are kept in
+    // memory) carry the new signature, and the old ones are refused.
+    setCursorSecret('another-secret-another-secret-another-secret');
+    try {
+      const rotated = await cursors();
+      for (const [i, c] of rotated.entries()) expect(c).not.toBe(first[i]);
+      const msg = await refused(
+        q,
+        { filter: l.filter, first: 3, after: first[4], orderBy },
+        'after',
+      );
+      expect(msg).toMatch(/not a valid cursor/);
+      const next = await t.gql(
+        q,
+        { filter: l.filter, first: 3, after: rotated[4], orderBy },
+        { as: ADMIN },
+      );
+      expect(next.errors).toBeUndefined();
+    } finally {
+      setCursorSecret(t.app.services.config.jwtSecret);
+    }
+    expect(await cursors()).toEqual(first);
   });
 
   it('first + last, page sizes out of range, and mismatched cursor directions', async () => {

@@ -101,7 +101,17 @@ let signer = new CursorSigner('postline-cursor');
 /** Cursors are signed so a tampered one is refused rather than silently re-interpreted. */
 export function setCursorSecret(secret: string): void {
   signer = new CursorSigner(`cursor:${secret}`);
+  recentCursors = new Map();
 }
+
+/**
+ * Cursors made lately, by row (id, list binding, sort value). Signing costs two SHA-256 calls,
+ * about 3.5 µs, and a page of 20 asks for 20 cursors; pages are read again (a feed after a
+ * write, or with the response cache off), mostly with the same rows. Dropped as a whole when
+ * full: at most RECENT_CURSORS entries, about 1.5 MB.
+ */
+const RECENT_CURSORS = 5000;
+let recentCursors = new Map<string, string>();
 
 /** The cursor's MAC: HMAC-SHA256 of its body, truncated to 96 bits (16 base64url characters). */
 function sign(body: string): string {
@@ -326,5 +336,13 @@ export function finishPage<T>(plan: PlannedPage, loaded: LoadedRows<T>): Page<T>
 
 /** The cursor of a row of `page`: its list binding, sort value and id, signed. */
 export function rowCursor(binding: string, k: string | number | null, id: number): string {
-  return encodeCursor({ b: binding, v: k, i: id });
+  // Unambiguous: the id is a number, the binding's parts hold no `|`, and the value comes last.
+  const key = `${id}|${binding}|${typeof k}|${k}`;
+  let cursor = recentCursors.get(key);
+  if (cursor === undefined) {
+    cursor = encodeCursor({ b: binding, v: k, i: id });
+    if (recentCursors.size >= RECENT_CURSORS) recentCursors = new Map();
+    recentCursors.set(key, cursor);
+  }
+  return cursor;
 }
