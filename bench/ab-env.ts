@@ -9,14 +9,14 @@
  *   node --import tsx bench/ab-env.ts --scenario typename --entry-a bench/bare-yoga.mjs
  *   node --import tsx bench/ab-env.ts --entry dist/server.js --flags-b "--max-semi-space-size=16"
  *   node --import tsx bench/ab-env.ts --scenario node --random-ids 1000000 --a RESPONSE_CACHE=off --b RESPONSE_CACHE=memory
- *     [--rounds 6] [--seconds 5] [--connections 16] [--db postline_bench_50000] [--node <bin>]
+ *     [--rounds 6] [--seconds 5] [--connections 16] [--db postline_bench_50000] [--node <bin>] [--together]
  */
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { processCpuSeconds, processRssMb } from './lib/cpu.ts';
-import { DEEP_PAGE, FEED, NODE, PLATFORMS, STATUSES, TYPENAME } from './lib/queries.ts';
+import { bodySource, DEEP_PAGE, FEED, NODE, PLATFORMS, STATUSES, TYPENAME } from './lib/queries.ts';
 import { freePort, scriptServerEnv } from './lib/server.ts';
 
 const { values } = parseArgs({
@@ -39,6 +39,10 @@ const { values } = parseArgs({
     // node: each request looks up a random post id in 1..N (nearly every one a cache miss)
     // instead of cycling through 36 posts of the first page.
     'random-ids': { type: 'string' },
+    // Load both servers at the same time in every round (each with --connections), instead of
+    // one after the other: both see the same machine, so per-round ratios cancel the noise of
+    // a shared machine (the load generator's and PostgreSQL's CPU, other tenants).
+    together: { type: 'boolean', default: false },
   },
 });
 
@@ -147,14 +151,12 @@ for (let i = 0; i < 36; i++) {
   bodies.push(JSON.stringify({ query, variables }));
 }
 
-const randomIds = values['random-ids'] ? Number(values['random-ids']) : 0;
-if (randomIds && values.scenario !== 'node') throw new Error('--random-ids is for --scenario node');
 /** The body of request `n`: one of the 36 above, or a lookup of a random post. */
-const nextBody = (n: number): string => {
-  if (!randomIds) return bodies[n % bodies.length] as string;
-  const id = Buffer.from(`Post:${1 + Math.floor(Math.random() * randomIds)}`).toString('base64url');
-  return JSON.stringify({ query: NODE, variables: { id } });
-};
+const nextBody = bodySource(
+  values.scenario as string,
+  bodies,
+  values['random-ids'] ? Number(values['random-ids']) : 0,
+);
 
 const autocannon = createRequire(import.meta.url)('autocannon');
 async function run(name: 'A' | 'B', seconds: number) {
@@ -203,14 +205,35 @@ const res: Record<'A' | 'B', { rps: number; cpuMs: number; rssMb: number; bad: n
   B: [],
 };
 const rounds = Number(values.rounds);
+const report = (
+  r: number,
+  side: 'A' | 'B',
+  x: { rps: number; cpuMs: number; rssMb: number; bad: number },
+) =>
+  process.stdout.write(
+    `round ${r + 1} ${side}: ${x.rps.toFixed(0)} req/s, ${x.cpuMs.toFixed(3)} ms CPU/req, peak RSS ${x.rssMb.toFixed(0)} MB${x.bad ? `, ${x.bad} bad` : ''}\n`,
+  );
 for (let r = 0; r < rounds; r++) {
+  if (values.together) {
+    // The side whose load starts first alternates.
+    const seconds = Number(values.seconds);
+    const [a, b] =
+      r % 2 === 0
+        ? await Promise.all([run('A', seconds), run('B', seconds)])
+        : await Promise.all([run('B', seconds), run('A', seconds)]).then(
+            ([y, x]) => [x, y] as const,
+          );
+    res.A.push(a);
+    res.B.push(b);
+    report(r, 'A', a);
+    report(r, 'B', b);
+    continue;
+  }
   const order: ('A' | 'B')[] = r % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
   for (const side of order) {
     const x = await run(side, Number(values.seconds));
     res[side].push(x);
-    process.stdout.write(
-      `round ${r + 1} ${side}: ${x.rps.toFixed(0)} req/s, ${x.cpuMs.toFixed(3)} ms CPU/req, peak RSS ${x.rssMb.toFixed(0)} MB${x.bad ? `, ${x.bad} bad` : ''}\n`,
-    );
+    report(r, side, x);
   }
 }
 const median = (xs: number[]) => {
@@ -234,6 +257,11 @@ process.stdout.write(
     `A (${describe('a')}): ${mA.rps.toFixed(0)} req/s, ${mA.cpu.toFixed(3)} ms CPU/req, peak RSS ${mA.rss.toFixed(0)} MB\n` +
     `B (${describe('b')}): ${mB.rps.toFixed(0)} req/s, ${mB.cpu.toFixed(3)} ms CPU/req, peak RSS ${mB.rss.toFixed(0)} MB\n` +
     `B/A: req/s ${(mB.rps / mA.rps).toFixed(2)}x, CPU/req ${(mB.cpu / mA.cpu).toFixed(2)}x, peak RSS ${(mB.rss / mA.rss).toFixed(2)}x\n`,
+);
+// Round by round (each B against the A run beside it or just before/after it).
+const perRound = res.A.map((a, i) => (res.B[i]?.cpuMs ?? 0) / a.cpuMs);
+process.stdout.write(
+  `CPU/req B/A by round: ${perRound.map((x) => x.toFixed(2)).join(' ')}; median ${median(perRound).toFixed(2)}x, B lower in ${perRound.filter((x) => x < 1).length} of ${perRound.length}\n`,
 );
 servers.A.child.kill('SIGTERM');
 servers.B.child.kill('SIGTERM');

@@ -5,6 +5,7 @@
  * package / source file, and the top functions. Start-up is not in the profile.
  *
  *   node --import tsx bench/cpu-profile.ts --scenario feed --seconds 8 [--db postline_bench_50000] [--node <bin>] [--env K=V]
+ *     [--random-ids N] (node: random posts 1..N, nearly every lookup a cache miss)
  *
  * Needs a global WebSocket (Node 22+; on Node 20 run it with --experimental-websocket).
  *
@@ -18,7 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { processCpuSeconds } from './lib/cpu.ts';
-import { DEEP_PAGE, FEED, NODE, PLATFORMS, STATUSES, TYPENAME } from './lib/queries.ts';
+import { bodySource, DEEP_PAGE, FEED, NODE, PLATFORMS, STATUSES, TYPENAME } from './lib/queries.ts';
 import { freePort, scriptServerEnv } from './lib/server.ts';
 
 const { values } = parseArgs({
@@ -32,6 +33,8 @@ const { values } = parseArgs({
     top: { type: 'string', default: '40' },
     entry: { type: 'string', default: '' },
     warmup: { type: 'string', default: '3' },
+    // node: each request looks up a random post id in 1..N (nearly every one a cache miss)
+    'random-ids': { type: 'string' },
   },
 });
 
@@ -112,6 +115,13 @@ const check = await fetch(`${base}/graphql`, {
 const checked = (await check.json()) as { errors?: unknown[] };
 if (checked.errors) throw new Error(`scenario query failed: ${JSON.stringify(checked.errors)}`);
 
+/** The body of request `n`: one of the 36 above, or a lookup of a random post. */
+const nextBody = bodySource(
+  values.scenario as string,
+  bodies,
+  values['random-ids'] ? Number(values['random-ids']) : 0,
+);
+
 const autocannon = createRequire(import.meta.url)('autocannon');
 let n = 0;
 const load = (seconds: number) =>
@@ -127,9 +137,7 @@ const load = (seconds: number) =>
             'content-type': 'application/json',
             ...(values.scenario === 'typename' ? {} : { authorization: `Bearer ${token}` }),
           },
-          requests: [
-            { setupRequest: (req: object) => ({ ...req, body: bodies[n++ % bodies.length] }) },
-          ],
+          requests: [{ setupRequest: (req: object) => ({ ...req, body: nextBody(n++) }) }],
         },
         (err: Error | null, res: never) => (err ? reject(err) : resolve(res)),
       );

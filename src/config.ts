@@ -110,7 +110,7 @@ const envSchema = z.object({
   CACHE_TTL_DASHBOARD_S: int(300, 0, 86_400),
   CACHE_MAX_ENTRIES: int(10_000, 1, 10_000_000),
   CACHE_MAX_BYTES: int(100 * 1024 * 1024, 1024),
-  CACHE_ADMIT_AFTER_MISSES: int(1, 1, 10),
+  CACHE_ADMIT_AFTER_MISSES: int(2, 1, 10),
   CACHE_REDIS_PREFIX: z.string().trim().min(1).max(100).default('postline:rc:'),
   APQ: bool(true),
   APQ_MAX_ENTRIES: int(10_000, 1, 10_000_000),

@@ -349,11 +349,11 @@ describe('response cache expiry', () => {
   });
 });
 
-describe('response cache admission (CACHE_ADMIT_AFTER_MISSES=2)', () => {
+describe('response cache admission (CACHE_ADMIT_AFTER_MISSES, default 2)', () => {
   it('stores a response on its second miss, so a query asked once costs no entry', async () => {
     const picky = await createTestApp({
       RESPONSE_CACHE: 'memory',
-      CACHE_ADMIT_AFTER_MISSES: '2',
+      CACHE_ADMIT_AFTER_MISSES: '', // the default
       CACHE_MAX_ENTRIES: '3',
     });
     try {

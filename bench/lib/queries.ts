@@ -78,3 +78,23 @@ export const pick = <T>(items: readonly T[]): T => {
   if (items.length === 0) throw new Error('pick from an empty list');
   return items[Math.floor(Math.random() * items.length)] as T;
 };
+
+/**
+ * The request bodies of the A/B and profiling scripts: one of the scenario's fixed `bodies` in
+ * turn, or with `randomIds` (node only) a lookup of a random post in 1..randomIds, nearly every
+ * one a response-cache miss.
+ */
+export function bodySource(
+  scenario: string,
+  bodies: string[],
+  randomIds: number,
+): (n: number) => string {
+  if (randomIds && scenario !== 'node') throw new Error('--random-ids is for --scenario node');
+  if (!randomIds) return (n) => bodies[n % bodies.length] as string;
+  return () => {
+    const id = Buffer.from(`Post:${1 + Math.floor(Math.random() * randomIds)}`).toString(
+      'base64url',
+    );
+    return JSON.stringify({ query: NODE, variables: { id } });
+  };
+}

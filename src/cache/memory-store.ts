@@ -33,6 +33,11 @@ export class MemoryStore implements TaggedStore {
   ) {}
 
   async get(key: string): Promise<ExecutionResult | undefined> {
+    return this.getNow(key);
+  }
+
+  /** `get` without the promise: the response cache's lookup on every request uses this. */
+  getNow(key: string): ExecutionResult | undefined {
     const entry = this.#entries.get(key);
     if (!entry) return undefined;
     if (entry.expiresAt <= Date.now()) {

@@ -11,10 +11,10 @@
  * - Sharing: with Redis, every instance reads and invalidates one store; with the in-memory
  *   store, invalidations are broadcast to other processes through PostgreSQL NOTIFY.
  */
-import { createHash, randomUUID } from 'node:crypto';
+import { hash, randomUUID } from 'node:crypto';
 import { useResponseCache } from '@graphql-yoga/plugin-response-cache';
 import stableStringify from 'fast-json-stable-stringify';
-import type { ExecutionResult } from 'graphql';
+import { type ExecutionResult, getOperationAST } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type pg from 'pg';
 import client from 'prom-client';
@@ -23,6 +23,7 @@ import { visibilityScope } from '../auth/rules.ts';
 import type { Logger } from '../observability/logger.ts';
 import { boundedOperation } from '../observability/metrics.ts';
 import { PROFILE_HEADER } from '../observability/profile.ts';
+import { Admission } from './admission.ts';
 import { Broadcaster } from './broadcast.ts';
 import { MemoryStore } from './memory-store.ts';
 import { RedisStore } from './redis-store.ts';
@@ -60,11 +61,31 @@ export interface CacheStats {
   invalidationsByType: { type: string; count: number }[];
 }
 
+/** A key being computed by one or more requests that may store their response. */
 interface KeyState {
+  /** List tags recorded by the resolvers. */
   tags: Set<string>;
-  /** Invalidation epoch when the earliest in-flight computation of this key started. */
+  /** Invalidation epoch when the earliest of these computations started. */
   epoch: number;
   inflight: number;
+}
+
+/** Hits and misses of one operation. */
+interface OperationCounts {
+  hits: number;
+  misses: number;
+}
+
+/** What the cache knows about one cacheable request. */
+interface Lookup {
+  key: string;
+  /** For the operation's name when a hit is counted. */
+  documentString: string;
+  operationName: string | undefined;
+  /** A miss not admitted: the upstream plugin stays out of its execution, nothing is stored. */
+  notStored: boolean;
+  /** While a response that may be stored computes. */
+  computing: KeyState | null;
 }
 
 const RECENT_INVALIDATIONS = 4096;
@@ -76,19 +97,16 @@ export class ResponseCache {
   #epoch = 0;
   #recent: { epoch: number; tags: Set<string> }[] = [];
   readonly #keys = new Map<string, KeyState>();
-  readonly #keyByRequest = new WeakMap<Request, string>();
+  /** Each cacheable request's key and state (batching is off: one operation per request). */
+  readonly #lookups = new WeakMap<Request, Lookup>();
   #broadcaster: Broadcaster | null = null;
   #hits = 0;
   #misses = 0;
   #invalidations = 0;
   #skippedStale = 0;
-  /** Misses per key not stored yet (CACHE_ADMIT_AFTER_MISSES), in two generations. */
-  #missCounts = new Map<string, number>();
-  #olderMissCounts = new Map<string, number>();
+  readonly #admission: Admission;
   #notAdmitted = 0;
-  /** Keys whose response was just computed and not admitted: their metadata says so. */
-  readonly #justNotAdmitted = new Set<string>();
-  readonly #byOperation = new Map<string, { hits: number; misses: number }>();
+  readonly #byOperation = new Map<string, OperationCounts>();
   readonly #invalidationsByType = new Map<string, number>();
   readonly #metrics: {
     requests: client.Counter<'operation' | 'result'>;
@@ -104,12 +122,23 @@ export class ResponseCache {
       settings.mode === 'redis' && settings.redisUrl
         ? new RedisStore(settings.redisUrl, settings.redisPrefix)
         : new MemoryStore(settings.maxEntries, settings.maxBytes);
+    this.#admission = new Admission(settings.admitAfterMisses, settings.maxEntries);
+    const byOperation = this.#byOperation;
     this.#metrics = {
+      // Counted in plain numbers per request and copied into the series when scraped: a
+      // labelled `inc` hashes its labels on every call.
       requests: new client.Counter({
         name: 'postline_response_cache_requests_total',
         help: 'Cacheable query executions by operation and result (hit or miss)',
         labelNames: ['operation', 'result'] as const,
         registers: [registry],
+        collect() {
+          this.reset();
+          for (const [operation, c] of byOperation) {
+            this.inc({ operation, result: 'hit' }, c.hits);
+            this.inc({ operation, result: 'miss' }, c.misses);
+          }
+        },
       }),
       invalidations: new client.Counter({
         name: 'postline_response_cache_invalidations_total',
@@ -173,28 +202,15 @@ export class ResponseCache {
   }
 
   /**
-   * Whether the response just computed for `key` is stored (CACHE_ADMIT_AFTER_MISSES): keys that
-   * recur are; a response asked for once is not, and costs neither the copy nor the memory. The
-   * counts live in two generations of at most `maxEntries` keys each: a key whose misses are
-   * further apart than that starts again.
+   * Called as a query that missed starts executing: whether its response will be stored
+   * (CACHE_ADMIT_AFTER_MISSES, see admission.ts). A miss that will not be stored skips the
+   * upstream plugin's work (the rewritten document with `__typename`/`id` on every selection,
+   * the walk and copy of the result, the store write), so it costs about what it costs with
+   * the cache off.
    */
   #admit(key: string): boolean {
-    const needed = this.settings.admitAfterMisses;
-    if (needed <= 1) return true;
-    const misses = (this.#missCounts.get(key) ?? this.#olderMissCounts.get(key) ?? 0) + 1;
-    if (misses >= needed) {
-      this.#missCounts.delete(key);
-      this.#olderMissCounts.delete(key);
-      return true;
-    }
-    this.#missCounts.set(key, misses);
-    if (this.#missCounts.size >= this.settings.maxEntries) {
-      this.#olderMissCounts = this.#missCounts;
-      this.#missCounts = new Map();
-    }
+    if (this.#admission.admit(key)) return true;
     this.#notAdmitted += 1;
-    if (this.#justNotAdmitted.size >= MAX_TRACKED_KEYS) this.#justNotAdmitted.clear();
-    this.#justNotAdmitted.add(key);
     return false;
   }
 
@@ -233,33 +249,33 @@ export class ResponseCache {
 
   /** Called by list resolvers: the response being computed for `request` depends on `tags`. */
   recordTags(request: Request, tags: readonly string[]): void {
-    const key = this.#keyByRequest.get(request);
-    const state = key ? this.#keys.get(key) : undefined;
+    const state = this.#lookups.get(request)?.computing;
     if (state) for (const t of tags) state.tags.add(t);
   }
 
-  #startKey(request: Request, key: string): void {
-    this.#keyByRequest.set(request, key);
-    let state = this.#keys.get(key);
-    if (state) {
-      this.#keys.delete(key);
-    } else {
+  /** A response that may be stored starts computing: note the epoch, collect its list tags. */
+  #startKey(lookup: Lookup): void {
+    let state = this.#keys.get(lookup.key);
+    if (!state) {
       state = { tags: new Set(), epoch: this.#epoch, inflight: 0 };
+      this.#keys.set(lookup.key, state);
+      // Entries leave when their last computation ends; this only bounds a leak.
+      while (this.#keys.size > MAX_TRACKED_KEYS) {
+        const oldest = this.#keys.keys().next().value;
+        if (oldest === undefined) break;
+        this.#keys.delete(oldest);
+      }
     }
-    if (state.inflight === 0) state.epoch = this.#epoch;
     state.inflight += 1;
-    this.#keys.set(key, state);
-    while (this.#keys.size > MAX_TRACKED_KEYS) {
-      const oldest = this.#keys.keys().next().value;
-      if (oldest === undefined) break;
-      this.#keys.delete(oldest);
-    }
+    lookup.computing = state;
   }
 
-  #endKey(request: Request): void {
-    const key = this.#keyByRequest.get(request);
-    const state = key ? this.#keys.get(key) : undefined;
-    if (state && state.inflight > 0) state.inflight -= 1;
+  #endKey(lookup: Lookup): void {
+    const state = lookup.computing;
+    if (!state) return;
+    lookup.computing = null;
+    state.inflight -= 1;
+    if (state.inflight <= 0 && this.#keys.get(lookup.key) === state) this.#keys.delete(lookup.key);
   }
 
   /** True when an invalidation since `epoch` touched any of `tags`. */
@@ -281,13 +297,17 @@ export class ResponseCache {
   /** The `Cache` the envelop plugin talks to. */
   #envelopCache() {
     return {
-      get: async (key: string) => {
-        try {
-          return (await this.store.get(key)) ?? null;
-        } catch (err) {
-          this.logger.warn({ err }, 'response cache read failed; executing instead');
-          return null;
-        }
+      // In memory the answer is returned as it is, not in a promise: the plugin then goes on
+      // without waiting for a microtask.
+      get: (key: string) => {
+        if (this.store instanceof MemoryStore) return this.store.getNow(key) ?? null;
+        return this.store.get(key).then(
+          (found) => found ?? null,
+          (err: unknown) => {
+            this.logger.warn({ err }, 'response cache read failed; executing instead');
+            return null;
+          },
+        );
       },
       set: async (
         key: string,
@@ -305,7 +325,6 @@ export class ResponseCache {
           this.#skippedStale += 1;
           return;
         }
-        if (!this.#admit(key)) return;
         try {
           await this.store.set(key, result, tags, ttl);
         } catch (err) {
@@ -320,7 +339,6 @@ export class ResponseCache {
   /** Plugins in order: the Yoga response cache, then hit/miss accounting and metadata policy. */
   plugins(): Plugin[] {
     const s = this.settings;
-    const operationByRequest = new WeakMap<Request, string>();
     const cacheable = (request: Request) => {
       const viewer = viewerForRequest(request);
       // An ADMIN's profiling request always executes so its profile is real; the header means
@@ -329,13 +347,18 @@ export class ResponseCache {
     };
     // The upstream plugin answers `If-None-Match: <key>` with 304 whenever *any* scope has that
     // key cached, before it knows who is asking: an oracle for what other clients queried
-    // (keys are hashes of predictable inputs). That hook is dropped; `conditional` below
+    // (keys are hashes of predictable inputs). That hook is dropped; `accounting` below
     // answers 304 only when the tag equals the key of this caller's own request.
     const { onRequest: _crossScopeEtag, ...responseCache } = useResponseCache({
       cache: this.#envelopCache() as never,
       ttl: s.ttlMs.default,
       session: (request: Request) => visibilityScope(viewerForRequest(request) ?? null),
-      enabled: (request: Request) => cacheable(request),
+      // Asked before the lookup, and again as a query that missed starts executing: then `admit`
+      // below has decided whether this response will be stored.
+      enabled: (request: Request) => {
+        const lookup = this.#lookups.get(request);
+        return lookup !== undefined && !lookup.notStored;
+      },
       // The upstream plugin builds a key for every request before asking `enabled`; a request
       // that cannot be cached gets none (no hashing), and the key is hashed synchronously
       // (the upstream default goes through WebCrypto's async digest, a thread-pool job per
@@ -343,16 +366,18 @@ export class ResponseCache {
       buildResponseCacheKey: (params) => {
         const request = (params as { request?: Request }).request;
         if (!request || !cacheable(request)) return '';
-        const key = createHash('sha256')
-          .update(params.documentString)
-          .update('|')
-          .update(params.operationName ?? '')
-          .update('|')
-          .update(stableStringify(params.variableValues ?? {}))
-          .update('|')
-          .update(params.sessionId ?? '')
-          .digest('hex');
-        this.#startKey(request, key);
+        const key = hash(
+          'sha256',
+          `${params.documentString}|${params.operationName ?? ''}|${stableStringify(params.variableValues ?? {})}|${params.sessionId ?? ''}`,
+          'hex',
+        );
+        this.#lookups.set(request, {
+          key,
+          documentString: params.documentString,
+          operationName: params.operationName ?? undefined,
+          notStored: false,
+          computing: null,
+        });
         return key;
       },
       ttlPerSchemaCoordinate: {
@@ -370,14 +395,27 @@ export class ResponseCache {
       includeExtensionMetadata: true,
     });
 
-    const accounting: Plugin = {
-      onParams({ params, request }) {
-        const name =
-          params.operationName ?? /(?:query|mutation)\s+(\w+)/.exec(params.query ?? '')?.[1];
-        operationByRequest.set(request, boundedOperation(name));
+    // Before the response cache's own `onExecute`: a query reaching execution missed (a hit is
+    // answered before parsing). It is counted here, and admission decides whether the upstream
+    // plugin computes it for storing or stays out.
+    const admit: Plugin = {
+      onExecute: ({ args }) => {
+        const request = (args.contextValue as { request?: Request }).request;
+        const lookup = request && this.#lookups.get(request);
+        if (!lookup) return;
+        const operation = getOperationAST(args.document, args.operationName);
+        if (operation?.operation !== 'query') return;
+        this.#misses += 1;
+        this.#countOperation(boundedOperation(operation.name?.value), 'miss');
+        if (this.#admit(lookup.key)) this.#startKey(lookup);
+        else lookup.notStored = true;
       },
+    };
+    const accounting: Plugin = {
       onResultProcess: ({ request, result, setResult }) => {
+        const lookup = this.#lookups.get(request);
         if (
+          !lookup ||
           Array.isArray(result) ||
           !result ||
           typeof result !== 'object' ||
@@ -386,41 +424,35 @@ export class ResponseCache {
           return;
         }
         const r = result as ExecutionResult & Record<symbol, unknown>;
-        const meta = r.extensions?.responseCache as
-          | { hit?: boolean; didCache?: boolean }
-          | undefined;
-        const key = this.#keyByRequest.get(request);
-        if (meta && key !== undefined && this.#justNotAdmitted.delete(key)) meta.didCache = false;
-        if (meta && 'hit' in meta) {
-          const operation = operationByRequest.get(request) ?? 'anonymous';
-          const counts = this.#byOperation.get(operation) ?? { hits: 0, misses: 0 };
-          this.#byOperation.set(operation, counts);
-          if (meta.hit) counts.hits += 1;
-          else counts.misses += 1;
-          if (meta.hit) {
-            this.#hits += 1;
-            this.#metrics.requests.inc({ operation, result: 'hit' });
-          } else {
-            this.#misses += 1;
-            this.#metrics.requests.inc({ operation, result: 'miss' });
-          }
+        const meta = r.extensions?.responseCache as { hit?: boolean } | undefined;
+        if (meta?.hit) {
+          this.#hits += 1;
+          const name =
+            lookup.operationName ?? /(?:query|mutation)\s+(\w+)/.exec(lookup.documentString)?.[1];
+          this.#countOperation(boundedOperation(name), 'hit');
         }
-        const viewer = viewerForRequest(request);
-        if (r.extensions?.responseCache && !s.exposeMetadata && viewer?.role !== 'ADMIN') {
+        const exposed = s.exposeMetadata || viewerForRequest(request)?.role === 'ADMIN';
+        if (exposed && lookup.notStored) {
+          // The upstream plugin stayed out; say what it would have said.
+          setResult({
+            ...r,
+            extensions: { ...r.extensions, responseCache: { hit: false, didCache: false } },
+          } as never);
+        } else if (r.extensions?.responseCache && !exposed) {
           const { responseCache: _hidden, ...rest } = r.extensions;
           setResult({ ...r, extensions: Object.keys(rest).length ? rest : undefined } as never);
         }
       },
-      onResponse: ({ request }) => {
-        this.#endKey(request);
-      },
-    };
-    const keyOf = (request: Request) => this.#keyByRequest.get(request);
-    const conditional: Plugin = {
-      onResponse({ request, response, setResponse }) {
+      // A conditional request (`If-None-Match`) gets 304 only when the tag is the key of its own
+      // request: same query, variables and visibility scope.
+      onResponse: ({ request, response, setResponse }) => {
+        const lookup = this.#lookups.get(request);
+        if (!lookup) return;
+        this.#endKey(lookup);
+        if (lookup.notStored || response.status !== 200) return;
         const tag = request.headers.get('if-none-match');
-        const etag = response.headers.get('etag');
-        if (!tag || !etag || response.status !== 200 || etag !== keyOf(request)) return;
+        const etag = tag && response.headers.get('etag');
+        if (!tag || !etag || etag !== lookup.key) return;
         if (!tag.split(/\s*,\s*/).includes(etag)) return;
         const headers = new Headers(response.headers);
         headers.delete('content-type');
@@ -428,7 +460,17 @@ export class ResponseCache {
         setResponse(new Response(null, { status: 304, headers }));
       },
     };
-    return [responseCache as Plugin, accounting, conditional];
+    return [admit, responseCache as Plugin, accounting];
+  }
+
+  #countOperation(operation: string, result: 'hit' | 'miss'): void {
+    let counts = this.#byOperation.get(operation);
+    if (!counts) {
+      counts = { hits: 0, misses: 0 };
+      this.#byOperation.set(operation, counts);
+    }
+    if (result === 'hit') counts.hits += 1;
+    else counts.misses += 1;
   }
 
   async stats(): Promise<CacheStats> {
@@ -442,7 +484,11 @@ export class ResponseCache {
       ...store,
       invalidations: this.#invalidations,
       skippedStale: this.#skippedStale,
-      byOperation: [...this.#byOperation].map(([operation, c]) => ({ operation, ...c })),
+      byOperation: [...this.#byOperation].map(([operation, c]) => ({
+        operation,
+        hits: c.hits,
+        misses: c.misses,
+      })),
       invalidationsByType: [...this.#invalidationsByType].map(([type, count]) => ({ type, count })),
     };
   }
