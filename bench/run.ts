@@ -142,6 +142,63 @@ async function main(): Promise<void> {
   };
 
   const defaults = [options.durationS, options.warmupS] as const;
+  let cacheMiss: Report['cacheMiss'];
+  /**
+   * The cost of a cache miss, paired: the node scenario's server with the cache on against a
+   * second server with it off, alternating runs, so the ratio is not the machine's drift
+   * between the off and on passes (minutes apart).
+   */
+  const pairedCacheMiss = async (on: RunningServer, workload: Workload) => {
+    const connections = options.connections.includes(16) ? 16 : Math.max(...options.connections);
+    const off = await start('off');
+    log(
+      `Cache miss, paired (cache off: pid ${off.pid}; on: pid ${on.pid}), ${connections} connections:`,
+    );
+    const pair: { connections: number; off: RunRecord[]; on: RunRecord[] } = {
+      connections,
+      off: [],
+      on: [],
+    };
+    try {
+      const offToken = (await login(off.baseUrl, 'admin@postline.dev')).token;
+      const sides = [
+        { server: off, list: pair.off, cache: 'off' as const, token: offToken },
+        {
+          server: on,
+          list: pair.on,
+          cache: 'on' as const,
+          token: (workload as { token: string }).token,
+        },
+      ];
+      const once = (side: (typeof sides)[number]) =>
+        measure({
+          load,
+          request: {
+            target: side.server.baseUrl,
+            connections,
+            warmupS: options.warmupS,
+            durationS: options.durationS,
+            workload: { ...workload, token: side.token } as Workload,
+            sqlPoolSize: sqlPoolSize(side.server),
+          },
+          server: side.server,
+          scenario: 'node',
+          variant: 'random post (paired)',
+          cache: side.cache,
+        });
+      // The off server has just started: one unrecorded run compiles its hot paths, as the on
+      // server's earlier runs did.
+      await once(sides[0] as (typeof sides)[number]);
+      for (let round = 0; round < CACHE_MISS_ROUNDS; round++) {
+        for (const side of round % 2 ? [...sides].reverse() : sides) {
+          record(side.list, await once(side));
+        }
+      }
+    } finally {
+      await off.stop();
+    }
+    return pair;
+  };
   const restores: (() => Promise<void>)[] = [];
   for (const [index, cache] of options.cacheModes.entries()) {
     const server: RunningServer = index === 0 && early ? await early : await start(cache);
@@ -280,6 +337,9 @@ async function main(): Promise<void> {
               ? 'random post'
               : 'random client';
         for (const c of options.connections) await run(runs, scenario, variant, workload, c);
+        if (scenario === 'node' && cache === 'on' && options.cacheModes.includes('off')) {
+          cacheMiss = await pairedCacheMiss(server, workload);
+        }
       }
     } finally {
       // Stopping lets requests in flight finish; only then is the mixed data put back.
@@ -315,6 +375,7 @@ async function main(): Promise<void> {
     },
     baselines,
     runs,
+    ...(cacheMiss ? { cacheMiss } : {}),
     deepPage: deep,
     pageSizes,
     elapsedS: (performance.now() - started) / 1000,
@@ -347,6 +408,8 @@ main()
 
 /** Alternating runs per server of the `{ __typename }` comparison. */
 const TYPENAME_ROUNDS = 3;
+/** Alternating runs per server of the paired cache-miss comparison. */
+const CACHE_MISS_ROUNDS = 3;
 
 /** The run with the median CPU time per request (the middle one of an odd count). */
 function medianByCpu(runs: RunRecord[]): RunRecord {

@@ -16,6 +16,7 @@ import { parseOptions } from '../bench/lib/options.ts';
 import type { Report } from '../bench/lib/report.ts';
 import { resolveNode, thisNode } from '../bench/lib/runtime.ts';
 import { startBareYoga } from '../bench/lib/server.ts';
+import { evaluateTargets } from '../bench/lib/targets.ts';
 import { checkoutRef } from '../bench/lib/trees.ts';
 
 const linux = existsSync('/proc/self/stat');
@@ -362,6 +363,48 @@ describe('charts', () => {
     // node ran at one level only: a chart against connections would be a single point.
     expect([...files.keys()].sort()).toEqual(['baselines.svg', 'deep-page-depth.svg', 'feed.svg']);
     expect(files.get('deep-page-depth.svg')).toContain('CREATED_AT, OFFSET in SQL');
+  });
+});
+
+describe('targets', () => {
+  const node = (cache: 'off' | 'on', cpuMs: number) => ({
+    ...run({ rps: 1000, p95: 10, cpuMs }),
+    scenario: 'node',
+    variant: 'random post',
+    connections: 16,
+    cache,
+  });
+  const base = {
+    label: 'test',
+    baselines: [],
+    runs: [node('off', 0.4), node('on', 0.56)],
+    deepPage: [],
+    pageSizes: [],
+  };
+  const missRow = (report: object) =>
+    evaluateTargets(report as Omit<Report, 'targets' | 'charts'>).find((t) =>
+      t.target.includes('cache on costs'),
+    );
+
+  it('judges the cache miss by the paired runs: the median of on/off per alternating pair', () => {
+    const paired = missRow({
+      ...base,
+      cacheMiss: {
+        connections: 16,
+        off: [node('off', 0.5), node('off', 0.4), node('off', 0.6)],
+        on: [node('on', 0.52), node('on', 0.5), node('on', 0.6)],
+      },
+    });
+    expect(paired?.measured).toMatch(
+      /^1\.04× \(median of 3 alternating pairs: 1\.04, 1\.25, 1\.00\)/,
+    );
+    expect(paired?.result).toBe('PASS');
+  });
+
+  it('falls back to the two passes, and says they were unpaired', () => {
+    const unpaired = missRow(base);
+    expect(unpaired?.measured).toMatch(/^1\.40× .*unpaired/);
+    expect(unpaired?.result).toBe('MISS');
   });
 });
 

@@ -40,6 +40,11 @@ export interface Report {
   };
   baselines: RunRecord[];
   runs: RunRecord[];
+  /**
+   * What a response-cache miss costs: random node lookups against a server with the cache off
+   * and one with it on, alternating (off, on, on, off, ...) so both see the machine alike.
+   */
+  cacheMiss?: { connections: number; off: RunRecord[]; on: RunRecord[] };
   deepPage: DeepPageCursor[];
   pageSizes: PageSizeProbe[];
   targets: Target[];

@@ -282,13 +282,32 @@ function issue13(
     });
   }
   const nodeOn = find('node', 'on', 16);
-  if (node && nodeOn && cpu(node) && cpu(nodeOn) !== null) {
+  const pair = report.cacheMiss;
+  const ratios =
+    pair?.on
+      .map((on, i) => {
+        const off = pair.off[i];
+        return off && cpu(on) !== null && cpu(off)
+          ? (cpu(on) as number) / (cpu(off) as number)
+          : null;
+      })
+      .filter((r): r is number => r !== null) ?? [];
+  if (pair && ratios.length) {
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const r = sorted[Math.floor((sorted.length - 1) / 2)] as number;
+    t.push({
+      issue: '#13',
+      target: `\`node\` (random posts: nearly all cache misses), ${pair.connections} conns: cache on costs ≤ 5% more CPU than off`,
+      measured: `${fmt(r, 2)}× (median of ${ratios.length} alternating pairs: ${ratios.map((x) => fmt(x, 2)).join(', ')})`,
+      result: judge(r <= 1.05),
+    });
+  } else if (node && nodeOn && cpu(node) && cpu(nodeOn) !== null) {
     const r = (cpu(nodeOn) as number) / (cpu(node) as number);
     t.push({
       issue: '#13',
       target:
         '`node` (random posts: nearly all cache misses), 16 conns: cache on costs ≤ 5% more CPU than off',
-      measured: `${fmt(r, 2)}× (${ms(cpu(nodeOn))} / ${ms(cpu(node))})`,
+      measured: `${fmt(r, 2)}× (${ms(cpu(nodeOn))} / ${ms(cpu(node))}; unpaired: the two passes ran minutes apart)`,
       result: judge(r <= 1.05),
     });
   }
