@@ -16,6 +16,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import { bindMigrationAwareSqlAdapterFactory } from '@prisma/driver-adapter-utils';
 import type { SchemaEngine } from '@prisma/schema-engine-wasm';
 import pg from 'pg';
+import { parse as parseConnectionString } from 'pg-connection-string';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const schemaPath = path.join(root, 'prisma/schema.prisma');
@@ -182,14 +183,16 @@ function wholeScripts(adapter: PgAdapter): PgAdapter {
 }
 
 function connectionFields(url: string): pg.PoolConfig {
-  const u = new URL(url);
-  const ssl = u.searchParams.get('sslmode');
+  // libpq's URL forms, including a Unix socket (`postgresql://user@/db?host=/var/run/postgresql`),
+  // which WHATWG URL parsing refuses (an empty host after user info).
+  const c = parseConnectionString(url);
+  const ssl = (c as { sslmode?: string }).sslmode;
   return {
-    host: decodeURIComponent(u.hostname) || u.searchParams.get('host') || 'localhost',
-    port: u.port ? Number(u.port) : 5432,
-    user: decodeURIComponent(u.username) || undefined,
-    password: decodeURIComponent(u.password) || undefined,
-    database: decodeURIComponent(u.pathname.slice(1)) || undefined,
+    host: c.host || 'localhost',
+    port: c.port ? Number(c.port) : 5432,
+    user: c.user || undefined,
+    password: c.password || undefined,
+    database: c.database || undefined,
     ...(ssl && ssl !== 'disable' ? { ssl: { rejectUnauthorized: ssl === 'verify-full' } } : {}),
   };
 }

@@ -16,6 +16,7 @@
  * (Prisma's convention) says so without probing.
  */
 import pg from 'pg';
+import { parse as parseConnectionString } from 'pg-connection-string';
 import { ConfigError } from '../config.ts';
 
 export interface PoolerCheck {
@@ -28,7 +29,8 @@ export interface PoolerCheck {
 /** `pgbouncer=true` in the URL's query string. */
 export function urlSaysPgBouncer(url: string): boolean {
   try {
-    return new URL(url).searchParams.get('pgbouncer') === 'true';
+    // pg-connection-string, not WHATWG URL: it reads libpq's forms, Unix sockets included.
+    return (parseConnectionString(url) as { pgbouncer?: string }).pgbouncer === 'true';
   } catch {
     return false;
   }
