@@ -48,8 +48,9 @@ describe('schema and migrations', () => {
       await admin.connect();
       await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
       await admin.end();
-      const { port, username } = new URL(inject('adminUrl'));
-      const url = `postgresql://${username}@/${name}?host=${encodeURIComponent(socket as string)}&port=${port || 5432}`;
+      const { port, username, password } = new URL(inject('adminUrl'));
+      const auth = password ? `${username}:${password}` : username;
+      const url = `postgresql://${auth}@/${name}?host=${encodeURIComponent(socket as string)}&port=${port || 5432}`;
       expect((await applyMigrations(url)).length).toBeGreaterThan(0);
       const pool = new pg.Pool({ connectionString: url, max: 1 });
       expect(await migrationStatus(pool)).toEqual({ applied: true, pending: [] });
